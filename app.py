@@ -1,0 +1,3 @@
+from notices import create_app
+
+app = create_app()

@@ -1,0 +1,85 @@
+"""The notice board: public notices submitted online, approved by editors, read by everyone."""
+import os
+import secrets
+
+from flask import Flask
+
+from notices import api
+from notices import cli
+from notices import errors
+from notices import public
+from notices import security
+from notices import templating
+from notices.extensions import csrf
+from notices.extensions import db
+from notices.extensions import login_manager
+from notices.extensions import migrate
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
+
+
+def create_app(test_config=None):
+    """Create and configure an instance of the notice board."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.from_mapping(
+        # Relative SQLite paths are resolved inside instance/.
+        SQLALCHEMY_DATABASE_URI="sqlite:///notices.db",
+        # The Whoosh index directory; git keeps the folder but not its contents.
+        SEARCH_INDEX_DIR=os.path.join(REPO_ROOT, "search_index"),
+        # Length of every notice's window (collection or objection period), in days.
+        NOTICE_WINDOW_DAYS=30,
+        # Notices per page on listings and in the API unless the client asks otherwise.
+        PER_PAGE=20,
+        # Flask-WTF would look for Flask-Babel; WTForms' own Chinese messages are used instead.
+        WTF_I18N_ENABLED=False,
+        # Session cookies are never readable from scripts and never sent cross-site.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.config.from_prefixed_env()
+    if test_config is not None:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(REPO_ROOT, "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    templating.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
+    return app
+
+
+def _instance_secret(instance_path):
+    """Return the secret key kept in instance/, creating it on first start.
+
+    Every worker of one installation reads the same file, so sessions survive restarts and
+    work across processes without anyone having to invent a key.
+    """
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        # Written aside and linked into place, so a worker starting at the same moment
+        # never reads a half-written key: the first link wins, the others read it.
+        tmp = f"{path}.{os.getpid()}"
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    with open(path) as f:
+        return f.read().strip()

@@ -1,0 +1,81 @@
+"""Editor accounts: creation and passwords, hashed with Argon2id."""
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
+
+from notices import expiry
+from notices.extensions import db
+from notices.extensions import login_manager
+from notices.models import User
+
+# argon2-cffi's defaults are RFC 9106's low-memory profile (64 MiB, 3 passes), above OWASP's floor.
+hasher = PasswordHasher()
+
+ROLES = ("editor", "admin")
+MIN_PASSWORD = 10
+
+
+class AccountError(ValueError):
+    """An account that cannot be created as asked; the message says why."""
+
+
+def _check(username, password, role):
+    if not username or len(username) > 50 or not username.replace("-", "").replace("_", "").isalnum():
+        raise AccountError("用户名须为1至50位字母、数字、-或_")
+    if role not in ROLES:
+        raise AccountError(f"角色只能是 {' 或 '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"密码至少{MIN_PASSWORD}位")
+
+
+def find(username):
+    return db.session.scalar(db.select(User).where(User.username == username))
+
+
+def create_user(username, password, *, role="editor"):
+    """Create an account; refuse a taken name, a weak password or an unknown role."""
+    _check(username, password, role)
+    if find(username) is not None:
+        raise AccountError(f"用户 {username} 已存在")
+    user = User(
+        username=username,
+        password_hash=hasher.hash(password),
+        role=role,
+        created_at=expiry.utcnow(),
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def set_password(username, password, *, role="editor"):
+    """Create the account or give it a new password; return it."""
+    user = find(username)
+    if user is None:
+        return create_user(username, password, role=role)
+    _check(username, password, role)
+    user.password_hash = hasher.hash(password)
+    db.session.commit()
+    return user
+
+
+def authenticate(username, password):
+    """Return the active user with this name and password, or None."""
+    user = find(username)
+    if user is None or not user.active:
+        # Hash anyway, so a wrong name costs as long as a wrong password.
+        hasher.hash(password)
+        return None
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+        db.session.commit()
+    return user
+
+
+@login_manager.user_loader
+def load_user(user_id):
+    return db.session.get(User, int(user_id))

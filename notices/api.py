@@ -1,0 +1,133 @@
+"""The JSON API under /api/v1: published notices and the lost-document lookup, no login."""
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+from flask import request
+from flask import url_for
+
+from notices import board
+from notices import documents
+from notices import expiry
+from notices import kinds
+from notices.extensions import db
+from notices.models import LossItem
+from notices.models import Notice
+from notices.models import PUBLIC_STATUSES
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_PER_PAGE = 100
+
+
+def error_response(status, message=None, errors=None):
+    """Return the API's one error shape: {"error": message, "errors": {field: [...]}}."""
+    body = {"error": message or "请求有误"}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+class BadParameter(Exception):
+    def __init__(self, field, message):
+        self.field, self.message = field, message
+
+
+@bp.errorhandler(BadParameter)
+def bad_parameter(error):
+    return error_response(400, error.message, {error.field: [error.message]})
+
+
+def _int_arg(name, default, low, high):
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadParameter(name, f"{name} must be an integer from {low} to {high}")
+    return int(raw)
+
+
+def notice_json(shown):
+    """Return one public notice in the API's shape."""
+    notice = shown.notice
+    body = {
+        "ref": notice.ref,
+        "type": notice.kind,
+        "title": shown.title,
+        "status": shown.state,
+        "published_at": notice.published_at.astimezone(expiry.BOARD_TZ).isoformat(),
+        "window_start": notice.window_start.isoformat(),
+        "window_end": notice.window_end.isoformat(),
+        "text": shown.text.plain(),
+        "fields": shown.fields,
+        "url": url_for("public.notice", ref=notice.ref, _external=True),
+    }
+    if notice.status == "revoked":
+        body["revoked_reason"] = notice.reason
+    return body
+
+
+@bp.get("/notices")
+def notices():
+    """List public notices, filtered by type and status, a page at a time."""
+    code = request.args.get("type") or None
+    if code is not None and kinds.get(code) is None:
+        raise BadParameter("type", f"type must be one of: {', '.join(kinds.KINDS)}")
+    status = request.args.get("status") or "active"
+    if status not in board.LISTING_STATUSES:
+        raise BadParameter("status", "status must be one of: active, archived, all")
+    page = _int_arg("page", 1, 1, 100_000)
+    per_page = _int_arg("per_page", current_app.config["PER_PAGE"], 1, MAX_PER_PAGE)
+    today = expiry.board_today(expiry.utcnow())
+    query = board.listing(status, today, code)
+    if request.args.get("q", "").strip():
+        # Full-text search arrives with the search index; until then a query matches nothing.
+        query = query.where(Notice.id.is_(None))
+    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    return {
+        "items": [notice_json(board.show(n, today)) for n in pagination.items],
+        "total": pagination.total,
+        "page": page,
+        "per_page": per_page,
+    }
+
+
+@bp.get("/notices/<ref>")
+def notice(ref):
+    """Return one public notice by its reference."""
+    notice = board.find(ref)
+    if notice is None:
+        return error_response(404, f"no published notice with ref {ref}")
+    return notice_json(board.show(notice, expiry.board_today(expiry.utcnow())))
+
+
+@bp.get("/lost-documents")
+def lost_documents():
+    """Return every published declaration voiding a document number, expired ones included."""
+    number = documents.normalize_number(request.args.get("number", ""))
+    if not number:
+        raise BadParameter("number", "number is required")
+    if len(number) > 40:
+        raise BadParameter("number", "number must be at most 40 characters")
+    today = expiry.board_today(expiry.utcnow())
+    rows = db.session.scalars(
+        db.select(LossItem)
+        .join(LossItem.notice)
+        .where(LossItem.document_number == number, Notice.status.in_(PUBLIC_STATUSES))
+        .order_by(Notice.published_at.desc())
+    )
+    return {
+        "items": [
+            {
+                "ref": item.notice.ref,
+                "document_type": item.document_type,
+                "document_number": item.masked_number,
+                "owner_name": item.owner_name,
+                "declarant": item.notice.fields["declarant"],
+                "published_at": item.notice.published_at.astimezone(expiry.BOARD_TZ).isoformat(),
+                "status": expiry.public_state(item.notice.status, item.notice.window_end, today),
+            }
+            for item in rows
+        ]
+    }

@@ -1,0 +1,104 @@
+"""What the public sees: queries over published notices, and a notice as it is shown.
+
+Pages and the API both read through here, so a notice is listed, dated and masked the same
+way everywhere.
+"""
+from dataclasses import dataclass
+
+from sqlalchemy import extract
+from sqlalchemy import func
+from sqlalchemy import or_
+
+from notices import expiry
+from notices.extensions import db
+from notices.models import Notice
+from notices.models import PUBLIC_STATUSES
+from notices.wording import Text
+
+LISTING_STATUSES = ("active", "archived", "all")
+
+
+@dataclass
+class Shown:
+    """A public notice as shown on ``today``: masked fields, wording, state, status line."""
+
+    notice: Notice
+    fields: dict
+    title: str
+    text: Text
+    state: str
+    status_line: str
+
+    @property
+    def kind(self):
+        return self.notice.kind_def
+
+
+def show(notice, today):
+    """Return ``notice`` as the public sees it on ``today``."""
+    kind = notice.kind_def
+    fields = kind.fields_of(notice, masked=True)
+    return Shown(
+        notice=notice,
+        fields=fields,
+        title=kind.title(fields),
+        text=kind.text(fields, notice.window_start, notice.window_end),
+        state=expiry.public_state(notice.status, notice.window_end, today),
+        status_line=kind.status_line(notice, today),
+    )
+
+
+def find(ref):
+    """Return the public notice with this reference, or None (unknown or never published)."""
+    return db.session.scalar(
+        db.select(Notice).where(Notice.ref == ref, Notice.status.in_(PUBLIC_STATUSES))
+    )
+
+
+def listing(status, today, kind=None):
+    """Return the SELECT of public notices in ``status`` (active, archived or all), newest first."""
+    query = db.select(Notice)
+    if status == "active":
+        query = query.where(
+            Notice.status == "published", expiry.active_clause(Notice.window_end, today)
+        ).order_by(Notice.published_at.desc(), Notice.id.desc())
+    else:
+        if status == "archived":
+            query = query.where(
+                or_(
+                    Notice.status == "revoked",
+                    ~expiry.active_clause(Notice.window_end, today),
+                )
+            )
+        query = query.where(Notice.status.in_(PUBLIC_STATUSES)).order_by(
+            Notice.published_on.desc(), Notice.id.desc()
+        )
+    if kind is not None:
+        query = query.where(Notice.kind == kind)
+    return query
+
+
+def in_month(query, year, month):
+    """Narrow a listing to notices published in one month of the board's calendar."""
+    return query.where(
+        extract("year", Notice.published_on) == year,
+        extract("month", Notice.published_on) == month,
+    )
+
+
+def archive_months(today, kind=None):
+    """Return [(year, month, count)] of archived notices, newest month first."""
+    archived = listing("archived", today, kind).subquery()
+    year = extract("year", archived.c.published_on).label("year")
+    month = extract("month", archived.c.published_on).label("month")
+    rows = db.session.execute(
+        db.select(year, month, func.count()).group_by(year, month).order_by(year.desc(), month.desc())
+    )
+    return [(int(y), int(m), n) for y, m, n in rows]
+
+
+def counts(status, today):
+    """Return {type code: number of public notices in ``status``}."""
+    listed = listing(status, today).order_by(None).subquery()
+    rows = db.session.execute(db.select(listed.c.kind, func.count()).group_by(listed.c.kind))
+    return dict(rows.all())

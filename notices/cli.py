@@ -1,0 +1,72 @@
+"""Commands run as ``flask --app app COMMAND``: thin wrappers around services."""
+import secrets
+
+import click
+import flask_migrate
+from flask import current_app
+
+from notices import accounts
+from notices import expiry
+from notices import seeds
+from notices import services
+from notices.extensions import db
+
+DEMO_EDITOR = "demo-editor"
+
+
+@click.command("init-db")
+def init_db_command():
+    """Create the database or bring it up to the latest schema."""
+    flask_migrate.upgrade(directory=current_app.extensions["migrate"].directory)
+    click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("seed-demo")
+@click.option(
+    "--as-printed", is_flag=True, help="Keep the printed dates, which puts the notices in the archive."
+)
+def seed_demo_command(as_printed):
+    """Load the newspaper's notices and print the demo editor's login."""
+    password = secrets.token_urlsafe(9)
+    editor = accounts.set_password(DEMO_EDITOR, password, role="admin")
+    loaded, present = seeds.load(editor, now=expiry.utcnow(), as_printed=as_printed)
+    when = "as printed" if as_printed else "re-dated to today"
+    click.echo(f"Loaded {loaded} seed notices ({when}); {present} were already on the board.")
+    click.echo(f"Editor login: {DEMO_EDITOR} / {password}")
+
+
+@click.command("create-user")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["editor", "admin"]), default="editor", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user_command(name, role, password_stdin):
+    """Create an editor or admin account."""
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.create_user(name, password, role=role)
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Created {role} {name}.")
+
+
+@click.command("expire")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The board's date to expire against (default: today in Asia/Shanghai).",
+)
+def expire_command(today):
+    """Record the expiry of every notice whose window has ended."""
+    now = expiry.utcnow()
+    day = today.date() if today else expiry.board_today(now)
+    count = services.expire_due(day, now=now)
+    click.echo(f"Recorded expiry of {count} notices (board date {day.isoformat()}).")
+
+
+def init_app(app):
+    """Register the board's commands with the app's CLI."""
+    for command in (init_db_command, seed_demo_command, create_user_command, expire_command):
+        app.cli.add_command(command)

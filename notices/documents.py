@@ -1,0 +1,123 @@
+"""Document types named in loss declarations, and the rules their numbers must follow.
+
+Pure functions: forms, the API and the lost-document lookup all call them, so every entry
+point refuses the same number with the same message.
+"""
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+
+class DocumentNumberError(ValueError):
+    """A document number that breaks its type's rule; the message names the rule."""
+
+
+@dataclass(frozen=True)
+class DocumentType:
+    code: str
+    name: str
+    # What the newspaper calls the number in a loss line: 编号, 警号, …
+    number_label: str
+    # Shown as help text next to the number field.
+    hint: str
+
+
+DOCUMENT_TYPES = {
+    t.code: t
+    for t in (
+        DocumentType("id_card", "居民身份证", "身份证号", "18位,最后一位可能是X"),
+        DocumentType(
+            "business_license", "营业执照", "统一社会信用代码", "营业执照上的18位统一社会信用代码"
+        ),
+        DocumentType(
+            "birth_certificate", "出生医学证明", "编号", "证明右上角的编号:1个字母加9位数字,如T540059774"
+        ),
+        DocumentType("police_id", "警官证", "警号", "警官证内页的6位警号"),
+        DocumentType("other", "其他证件", "编号", "1至40位字母、数字或连字符"),
+    )
+}
+
+ID_CARD_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CARD_CHECK = "10X98765432"
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def normalize_number(number):
+    """Return ``number`` as stored: full-width characters folded, spaces removed, upper-case.
+
+    People copy numbers from scans and phones, so full-width digits (１２３) and stray spaces
+    are common; they never change which document is meant.
+    """
+    folded = unicodedata.normalize("NFKC", number or "")
+    return re.sub(r"\s+", "", folded).upper()
+
+
+def id_card_check_char(first17):
+    """Return the GB 11643 check character for the first 17 digits of an ID number."""
+    total = sum(int(d) * w for d, w in zip(first17, ID_CARD_WEIGHTS))
+    return ID_CARD_CHECK[total % 11]
+
+
+def uscc_check_char(first17):
+    """Return the GB 32100 check character for the first 17 characters of a credit code."""
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def _check_id_card(number):
+    if not re.fullmatch(r"\d{17}[\dX]", number):
+        raise DocumentNumberError("居民身份证号码应为18位:前17位是数字,最后一位是数字或X")
+    try:
+        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise DocumentNumberError("居民身份证号码第7至14位应是有效的出生日期") from None
+    if id_card_check_char(number[:17]) != number[17]:
+        raise DocumentNumberError("居民身份证号码最后一位校验码不符(GB 11643),请逐位核对")
+
+
+def _check_uscc(number):
+    if not re.fullmatch(f"[{USCC_ALPHABET}]{{18}}", number):
+        raise DocumentNumberError(
+            "统一社会信用代码应为18位数字或大写字母(不含I、O、Z、S、V)"
+        )
+    if uscc_check_char(number[:17]) != number[17]:
+        raise DocumentNumberError("统一社会信用代码最后一位校验码不符(GB 32100),请逐位核对")
+
+
+def _pattern(regex, message):
+    def check(number):
+        if not re.fullmatch(regex, number):
+            raise DocumentNumberError(message)
+
+    return check
+
+
+RULES = {
+    "id_card": _check_id_card,
+    "business_license": _check_uscc,
+    "birth_certificate": _pattern(
+        r"[A-Z]\d{9}", "出生医学证明编号应为1个字母加9位数字,如T540059774"
+    ),
+    "police_id": _pattern(r"\d{6}", "警号应为6位数字"),
+    "other": _pattern(r"[A-Z0-9-]{1,40}", "证件编号应为1至40位字母、数字或连字符"),
+}
+
+
+def check_number(document_type, number):
+    """Return ``number`` normalized, or raise :class:`DocumentNumberError` naming the rule."""
+    if document_type not in RULES:
+        raise DocumentNumberError("请选择证件类型")
+    normalized = normalize_number(number)
+    if not normalized:
+        raise DocumentNumberError("请填写证件编号")
+    RULES[document_type](normalized)
+    return normalized
+
+
+def mask_number(document_type, number):
+    """Return the number as public pages may show it: ID numbers keep 6 + 4 characters."""
+    if document_type == "id_card" and len(number) > 10:
+        return number[:6] + "*" * (len(number) - 10) + number[-4:]
+    return number

@@ -1,0 +1,38 @@
+"""Error responses decided at app level: JSON under /api/, a page everywhere else."""
+from flask import render_template
+from flask import request
+from werkzeug.exceptions import HTTPException
+
+from notices.api import error_response
+
+MESSAGES = {
+    400: "请求有误",
+    403: "没有权限访问此页",
+    404: "找不到这个页面或公告",
+    405: "不支持这种请求方式",
+    413: "提交的内容过大",
+    429: "操作太频繁,请稍后再试",
+    500: "服务器出错了,我们会尽快修复",
+}
+
+
+def handle_http_error(error):
+    """Answer an HTTP error in the form the client asked for."""
+    if request.path.startswith("/api/"):
+        message = error.description if error.code in (400, 404) else None
+        response = error_response(error.code, message or error.name)
+    else:
+        # werkzeug's own descriptions are English; ours (abort(400, description=…)) are not.
+        own = error.description if error.description != type(error).description else None
+        response = render_template(
+            "errors/error.html",
+            code=error.code,
+            title=MESSAGES.get(error.code, error.name),
+            detail=own,
+        ), error.code
+    return response
+
+
+def init_app(app):
+    # Unexpected exceptions reach this too, as a 500, after Flask has logged them.
+    app.register_error_handler(HTTPException, handle_http_error)

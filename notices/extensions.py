@@ -1,0 +1,31 @@
+"""Flask extensions, created unbound and attached to the app in ``create_app``."""
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# The database: models import it from here, never from the package.
+db = SQLAlchemy(model_class=Base)
+# Schema changes go through Alembic migrations kept in the repository's migrations/.
+migrate = Migrate()
+# CSRF protection for every form that changes state.
+csrf = CSRFProtect()
+# Editor sessions.
+login_manager = LoginManager()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    # SQLite leaves foreign keys unchecked unless asked on every connection.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

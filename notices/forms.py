@@ -1,0 +1,182 @@
+"""Fields, validators and base forms shared by the notice types.
+
+Field names equal the API's field names. Validators are thin wrappers around the pure rules
+in ``documents`` and ``wording``, so the HTML forms, the API and the seed loader refuse the
+same input with the same Chinese message.
+"""
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import DateField
+from wtforms import EmailField
+from wtforms import SelectMultipleField
+from wtforms import StringField
+from wtforms import TextAreaField
+from wtforms import widgets
+from wtforms.validators import Email
+from wtforms.validators import InputRequired
+from wtforms.validators import Length
+from wtforms.validators import Optional
+from wtforms.validators import StopValidation
+from wtforms.validators import ValidationError
+
+from notices import wording
+
+MOBILE = re.compile(r"1[3-9]\d{9}")
+# Area code (3 or 4 digits starting with 0, as 0891 for Lhasa), number, optional extension.
+LANDLINE = re.compile(r"0\d{2,3}-?\d{7,8}(?:-\d{1,6})?")
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def normalize_phone(value):
+    """Return a phone number without the spaces and full-width dashes people type."""
+    if not isinstance(value, str):
+        return value
+    return re.sub(r"[\s()()]", "", value).replace("—", "-").replace("－", "-")
+
+
+def phone(form, field):
+    """Accept a mainland mobile number or a landline with its area code."""
+    if field.data and not (MOBILE.fullmatch(field.data) or LANDLINE.fullmatch(field.data)):
+        raise ValidationError("请填写11位手机号,或带区号的固定电话(如0891-6321234)")
+
+
+class Required(InputRequired):
+    """InputRequired that also refuses whitespace and says what is missing in Chinese."""
+
+    def __init__(self, what):
+        super().__init__(message=f"请填写{what}")
+
+    def __call__(self, form, field):
+        super().__call__(form, field)
+        data = field.data
+        # Blank after stripping, or a list that cleaned down to nothing (only "；；").
+        if isinstance(data, (str, list)) and not (data.strip() if isinstance(data, str) else data):
+            field.errors[:] = []
+            raise StopValidation(self.message)
+
+
+def required_choice(what):
+    def check(form, field):
+        if not field.data:
+            raise StopValidation(f"请至少选择一项{what}")
+
+    return check
+
+
+class LinesField(TextAreaField):
+    """A textarea whose data is the list of its lines, bare of numbering and closing marks."""
+
+    def process_formdata(self, valuelist):
+        self.raw_text = valuelist[0] if valuelist else ""
+        self.data = wording.clean_lines(self.raw_text)
+
+    def _value(self):
+        return "\n".join(self.data or [])
+
+
+class SitesField(TextAreaField):
+    """A textarea of sites, one per line: a name and an optional http/https URL."""
+
+    def process_formdata(self, valuelist):
+        self.data = wording.parse_sites(valuelist[0] if valuelist else "")
+
+    def _value(self):
+        return wording.sites_text(self.data or [])
+
+    def pre_validate(self, form):
+        for site in self.data or []:
+            if not site["name"]:
+                raise ValidationError("每行先写网站名称,再写网址(可省略)")
+            if len(site["url"]) > 300:
+                raise ValidationError("网址不能超过300个字符")
+        for line in (self.raw_data or [""])[0].splitlines():
+            if re.search(r"\b(?!https?://)[a-z][a-z0-9+.-]*://", line, re.I):
+                raise ValidationError("网址只能以 http:// 或 https:// 开头")
+
+
+def max_lines(count, line_length):
+    def check(form, field):
+        if len(field.data or []) > count:
+            raise ValidationError(f"最多{count}条")
+        if any(len(line) > line_length for line in field.data or []):
+            raise ValidationError(f"每条不超过{line_length}个字")
+
+    return check
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices shown as checkboxes rather than a multiple select."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class NoticeForm(FlaskForm):
+    """The submitter's own contacts, asked on every type and never published."""
+
+    class Meta:
+        # WTForms' built-in messages (a date it cannot read, a choice not offered) in Chinese.
+        locales = ["zh"]
+
+    submitter_name = StringField(
+        "提交人",
+        [Required("提交人姓名或单位名称"), Length(max=100)],
+        filters=[strip],
+        description="您本人或贵单位的名称,仅编辑可见,不会公开",
+    )
+    submitter_phone = StringField(
+        "提交人电话",
+        [Required("提交人电话"), phone],
+        filters=[normalize_phone],
+        description="编辑核实时联系您,不会公开",
+    )
+    submitter_email = EmailField(
+        "提交人邮箱(选填)",
+        [Optional(), Email("邮箱格式不正确,如 name@example.com"), Length(max=200)],
+        filters=[strip],
+    )
+
+
+class CallForm(NoticeForm):
+    """Fields common to the two calls: issuer, collection period, requirements, contacts."""
+
+    issuer = StringField(
+        "发布单位",
+        [Required("发布单位"), Length(max=100)],
+        filters=[strip],
+        description="公告标题中的单位全称,如 西藏开发投资集团有限公司",
+    )
+    window_start = DateField(
+        "征集开始日期",
+        [InputRequired("请填写征集开始日期")],
+        description="征集期从这一天起共30天",
+    )
+    details = SitesField(
+        "征集详情(选填)",
+        [max_lines(10, 300)],
+        description="可查看完整公告的网站,每行一个:名称,空格,网址(可省略)",
+    )
+    contact_unit = StringField(
+        "联系单位", [Required("联系单位"), Length(max=100)], filters=[strip]
+    )
+    contact_name = StringField(
+        "联系人", [Required("联系人"), Length(max=50)], filters=[strip], description="如 敬女士"
+    )
+    contact_phone = StringField(
+        "联系电话", [Required("联系电话"), phone], filters=[normalize_phone]
+    )
+    contact_email = EmailField(
+        "邮箱",
+        [Required("联系邮箱"), Email("邮箱格式不正确,如 name@example.com"), Length(max=200)],
+        filters=[strip],
+    )
+
+    def validate_window_start(self, field):
+        # ``today`` is set by the caller, which reads the clock once per request.
+        today = getattr(self, "today", None)
+        if today is not None and field.data is not None and field.data < today:
+            raise ValidationError("征集开始日期不能早于今天")

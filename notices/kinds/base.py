@@ -1,0 +1,77 @@
+"""What every notice type declares, and the behaviour they share."""
+from notices import expiry
+from notices.wording import cn_date
+
+
+class Kind:
+    """One notice type: its form, public fields, wording and window rule.
+
+    A type is a module in ``notices/kinds/`` defining a subclass and an instance ``KIND``;
+    views, the API, services and templates look the type up and never test its code.
+    """
+
+    #: The type code used in URLs, forms, the database, the API and the search index.
+    code = ""
+    #: The type's name as the newspaper heads it, e.g. 供应商入库征集公告.
+    name = ""
+    #: A short name for navigation on a phone.
+    short_name = ""
+    #: Two letters opening each reference number, so a ref tells its type at a glance.
+    ref_prefix = ""
+    #: What the window is called on the notice's page: 征集期, 异议期, 公示期.
+    window_label = ""
+    #: True when the submitter chooses ``window_start``; otherwise it is the publication date.
+    submitter_sets_window = False
+    #: The FlaskForm that validates a submission of this type.
+    form = None
+    #: Field names that are published (everything but the submitter's contacts).
+    public_fields = ()
+
+    def title(self, fields):
+        """Return the notice's title in listings and feeds."""
+        raise NotImplementedError
+
+    def text(self, fields, start, end):
+        """Return the canonical published wording as a :class:`notices.wording.Text`."""
+        raise NotImplementedError
+
+    def fields_from_form(self, form):
+        """Return the public fields to store from a validated form."""
+        return {name: form[name].data for name in self.public_fields}
+
+    def items_from_form(self, form):
+        """Return the document items a validated form declares (loss declarations only)."""
+        return []
+
+    def fields_of(self, notice, masked=True):
+        """Return a notice's public fields; ``masked`` hides what public pages must not show."""
+        return dict(notice.fields)
+
+    def active_line(self, start, end, today):
+        """Return the window line of an active notice, e.g. 异议期至2024年4月7日."""
+        return f"{self.window_label}至{cn_date(end)}"
+
+    def status_line(self, notice, today):
+        """Return one line telling the public where the notice stands on ``today``."""
+        state = expiry.public_state(notice.status, notice.window_end, today)
+        if state == "revoked":
+            return f"已撤销:{notice.reason}"
+        if state == "expired":
+            return f"已过期({self.window_label}已于{cn_date(notice.window_end)}结束)"
+        return self.active_line(notice.window_start, notice.window_end, today)
+
+
+class CallKind(Kind):
+    """The two calls share their window rule: the submitter picks the start of collection."""
+
+    window_label = "征集期"
+    submitter_sets_window = True
+
+    def title(self, fields):
+        return f"{fields['issuer']} {self.name}"
+
+    def active_line(self, start, end, today):
+        if not expiry.is_open(start, today):
+            return f"征集尚未开始,{cn_date(start)}开始"
+        left = expiry.days_left(end, today)
+        return "征集今天截止" if left == 0 else f"征集截止还有 {left} 天"

@@ -1,0 +1,128 @@
+"""遗失声明: someone lost a document and declares it void."""
+from wtforms import FieldList
+from wtforms import Form
+from wtforms import FormField
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms.validators import Length
+from wtforms.validators import ValidationError
+
+from notices import documents
+from notices import forms
+from notices import wording
+from notices.kinds.base import Kind
+
+MAX_ITEMS = 20
+
+
+class LossItemForm(Form):
+    class Meta:
+        locales = ["zh"]
+
+    owner_name = StringField(
+        "证件所有人",
+        [Length(max=100)],
+        filters=[forms.strip],
+        description="证件上的姓名或单位名称;与声明人相同时可不填",
+    )
+    document_type = SelectField(
+        "证件类型",
+        choices=[(t.code, t.name) for t in documents.DOCUMENT_TYPES.values()],
+    )
+    document_type_other = StringField(
+        "证件名称",
+        [Length(max=30)],
+        filters=[forms.strip],
+        description="证件类型选“其他证件”时填写,如 道路运输证",
+    )
+    document_number = StringField(
+        "证件编号",
+        [forms.Required("证件编号")],
+        description="居民身份证公开时只显示前6位和后4位",
+    )
+
+    def validate_document_type_other(self, field):
+        if self.document_type.data == "other" and not field.data:
+            raise ValidationError("请填写证件名称")
+
+    def validate_document_number(self, field):
+        try:
+            field.data = documents.check_number(self.document_type.data, field.data)
+        except documents.DocumentNumberError as error:
+            raise ValidationError(str(error)) from None
+
+
+class LossDeclarationForm(forms.NoticeForm):
+    declarant = StringField(
+        "声明人",
+        [forms.Required("声明人"), Length(max=100)],
+        filters=[forms.strip],
+        description="丢失证件的人或单位,声明以其名义刊登",
+    )
+    items = FieldList(FormField(LossItemForm), "遗失的证件", min_entries=1, max_entries=MAX_ITEMS)
+
+    def validate_items(self, field):
+        numbers = [(item.document_type.data, item.document_number.data) for item in field]
+        if len(set(numbers)) < len(numbers):
+            raise ValidationError("同一证件填写了两次")
+
+
+class LossDeclaration(Kind):
+    code = "loss_declaration"
+    name = "遗失声明"
+    short_name = "遗失声明"
+    ref_prefix = "YS"
+    window_label = "公示期"
+    form = LossDeclarationForm
+    public_fields = ("declarant",)
+
+    def items_from_form(self, form):
+        declarant = form.declarant.data
+        return [
+            {
+                "owner_name": item.owner_name.data or declarant,
+                "document_type": item.document_type.data,
+                "document_type_other": (
+                    item.document_type_other.data if item.document_type.data == "other" else ""
+                ),
+                "document_number": item.document_number.data,
+            }
+            for item in form.items
+        ]
+
+    def fields_of(self, notice, masked=True):
+        fields = dict(notice.fields)
+        fields["items"] = [
+            {
+                "owner_name": item.owner_name,
+                "document_type": item.document_type,
+                "document_type_name": item.document_type_name,
+                "document_number": (
+                    item.masked_number if masked else item.document_number
+                ),
+            }
+            for item in notice.items
+        ]
+        return fields
+
+    def title(self, fields):
+        return f"{fields['declarant']} {self.name}"
+
+    def text(self, fields, start, end):
+        text = wording.Text(self.name)
+        for item in fields["items"]:
+            text.para(sentence(fields["declarant"], item))
+        return text
+
+
+def sentence(declarant, item):
+    """Return one loss line: 扎西央珍不慎,将巴登曲加的出生医学证明(编号:T540059774)丢失,声明作废。"""
+    label = documents.DOCUMENT_TYPES[item["document_type"]].number_label
+    whose = "" if item["owner_name"] == declarant else f"{item['owner_name']}的"
+    return (
+        f"{declarant}不慎,将{whose}{item['document_type_name']}"
+        f"({label}:{item['document_number']})丢失,声明作废。"
+    )
+
+
+KIND = LossDeclaration()

@@ -1,0 +1,71 @@
+"""民工工资结清公示: a contractor declares that every worker of a finished project was paid."""
+from wtforms import StringField
+from wtforms.validators import Length
+
+from notices import forms
+from notices import wording
+from notices.kinds.base import Kind
+
+DEFAULT_AUTHORITY = "当地劳动局"
+
+
+class WageClearanceForm(forms.NoticeForm):
+    contractor = StringField(
+        "承建单位",
+        [forms.Required("承建单位"), Length(max=100)],
+        filters=[forms.strip],
+        description="承建该项目的公司全称,公示以它的名义发布",
+    )
+    project_name = StringField(
+        "项目名称",
+        [forms.Required("项目名称"), Length(max=200)],
+        filters=[forms.strip],
+        description="与合同一致的项目全称,如 拉萨市尼木县卡如温泉驿站(核乡寻忆)景区2A级景区创建项目(二次)",
+    )
+    contact_phone = StringField(
+        "联系电话",
+        [forms.Required("联系电话"), forms.phone],
+        filters=[forms.normalize_phone],
+        description="公示中刊登的电话,供有异议的民工联系",
+    )
+    authority = StringField(
+        "受理异议的部门(选填)",
+        [Length(max=100)],
+        filters=[forms.strip],
+        description=f"不填则为“{DEFAULT_AUTHORITY}”",
+    )
+
+
+class WageClearance(Kind):
+    code = "wage_clearance"
+    name = "民工工资结清公示"
+    short_name = "工资结清公示"
+    ref_prefix = "GZ"
+    window_label = "异议期"
+    form = WageClearanceForm
+    public_fields = ("contractor", "project_name", "contact_phone", "authority")
+
+    def fields_from_form(self, form):
+        fields = super().fields_from_form(form)
+        fields["authority"] = fields["authority"] or DEFAULT_AUTHORITY
+        return fields
+
+    def title(self, fields):
+        return f"{fields['contractor']} {self.name}"
+
+    def text(self, fields, start, end):
+        days = (end - start).days
+        text = wording.Text("公示")
+        text.para(
+            f"由我公司承建的“{fields['project_name']}”现该项目已竣工,所有民工已全部退场,"
+            "且民工工资已全部发放完毕,未有拖欠工资情况,如有异议,"
+            f"请于本公告见报之日起{days}日向{fields['authority']}举报。"
+        )
+        text.para(f"联系电话:{fields['contact_phone']}")
+        text.para("特此公示")
+        text.sign(fields["contractor"])
+        text.sign(wording.cn_date(start))
+        return text
+
+
+KIND = WageClearance()

@@ -1,0 +1,169 @@
+"""Tables of the board: notices, their declared documents, editors and the audit trail."""
+from datetime import date
+from datetime import datetime
+from datetime import timezone
+
+from flask_login import UserMixin
+from sqlalchemy import JSON
+from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import TypeDecorator
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from notices import documents
+from notices import kinds
+from notices.extensions import db
+
+# The lifecycle of SPEC.md; "expired" is not a status but a reading of the window's dates.
+STATUSES = ("submitted", "published", "rejected", "withdrawn", "revoked")
+# Statuses the public may see: a published notice, and a revoked one with its reason.
+PUBLIC_STATUSES = ("published", "revoked")
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime, stored in UTC and always read back aware.
+
+    PostgreSQL keeps the offset itself; SQLite keeps text without one, so every value is
+    converted to UTC on the way in and tagged as UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware one")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Notice(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The public reference printed on the receipt and in the permalink, e.g. YS-20240308-7K3QX.
+    ref: Mapped[str] = mapped_column(String(24), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    # The type's public fields, as declared by its Kind (loss items live in LossItem).
+    fields: Mapped[dict] = mapped_column(JSON)
+    submitter_name: Mapped[str] = mapped_column(String(100))
+    submitter_phone: Mapped[str] = mapped_column(String(32))
+    submitter_email: Mapped[str | None] = mapped_column(String(200))
+    # SHA-256 of the private tracking token: a leaked database does not leak the links.
+    tracking_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Calls carry the submitter's start; other types get their publication date.
+    window_start: Mapped[date | None]
+    window_end: Mapped[date | None]
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The board's date of publication, kept beside published_at so that archive months are
+    # portable SQL without time-zone arithmetic in the database.
+    published_on: Mapped[date | None]
+    # When the notice was rejected, withdrawn or revoked.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it was rejected (shown to the submitter) or revoked (shown to everyone).
+    reason: Mapped[str | None] = mapped_column(Text)
+    # Recorded by `flask expire` for the record; what is shown never depends on it.
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    items: Mapped[list["LossItem"]] = relationship(
+        back_populates="notice", order_by="LossItem.position", cascade="all, delete-orphan"
+    )
+    events: Mapped[list["AuditEntry"]] = relationship(
+        back_populates="notice", order_by="AuditEntry.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        Index("ix_notice_listing", "status", "kind", "window_end"),
+        Index("ix_notice_published_on", "published_on"),
+    )
+
+    @property
+    def kind_def(self):
+        return kinds.get(self.kind)
+
+    @property
+    def is_public(self):
+        return self.status in PUBLIC_STATUSES
+
+    def __repr__(self):
+        return f"<Notice {self.ref} {self.kind} {self.status}>"
+
+
+class LossItem(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id"), index=True)
+    position: Mapped[int]
+    owner_name: Mapped[str] = mapped_column(String(100))
+    document_type: Mapped[str] = mapped_column(String(32))
+    document_type_other: Mapped[str | None] = mapped_column(String(30))
+    # Upper-case without spaces (documents.normalize_number), so lookups are exact.
+    document_number: Mapped[str] = mapped_column(String(40), index=True)
+
+    notice: Mapped[Notice] = relationship(back_populates="items")
+
+    @property
+    def document_type_name(self):
+        if self.document_type == "other":
+            return self.document_type_other
+        return documents.DOCUMENT_TYPES[self.document_type].name
+
+    @property
+    def masked_number(self):
+        return documents.mask_number(self.document_type, self.document_number)
+
+    def __repr__(self):
+        return f"<LossItem {self.document_type} {self.masked_number}>"
+
+
+class User(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    # "editor" reviews notices; "admin" also manages editor accounts.
+    role: Mapped[str] = mapped_column(String(16), default="editor")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def is_active(self):
+        return self.active
+
+    @property
+    def is_admin(self):
+        return self.role == "admin"
+
+    def __repr__(self):
+        return f"<User {self.username} {self.role}>"
+
+
+class AuditEntry(db.Model):
+    """Who did what to which notice, when and why; rows are only ever added."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id"), index=True)
+    # submit, approve, reject, withdraw, revoke, expire
+    action: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # Kept as text too, so the trail still reads right if an account is renamed or removed.
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    notice: Mapped[Notice] = relationship(back_populates="events")
+    user: Mapped[User | None] = relationship()
+
+    def __repr__(self):
+        return f"<AuditEntry {self.action} by {self.actor}>"

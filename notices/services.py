@@ -1,0 +1,219 @@
+"""The only code that changes a notice: submit, approve, reject, withdraw, revoke, expire.
+
+Each function checks the transition, writes the notice and its audit entry in one
+transaction, and raises :class:`NoticeError` when it refuses; nothing is written then.
+Callers read the clock once and pass ``now`` (aware), so every rule is testable at any instant.
+"""
+import hashlib
+import secrets
+
+from flask import current_app
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
+
+from notices import expiry
+from notices.extensions import db
+from notices.models import AuditEntry
+from notices.models import LossItem
+from notices.models import Notice
+
+# Crockford's base-32 letters: no I, L, O or U to misread when a ref is read out by phone.
+REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+STATUS_NAMES = {
+    "submitted": "待审核",
+    "published": "已发布",
+    "rejected": "未通过",
+    "withdrawn": "已撤回",
+    "revoked": "已撤销",
+}
+
+# How each transition is named in a refusal: 不能发布, 不能撤销 …
+ACTIONS = {"approve": "发布", "reject": "退回", "withdraw": "撤回", "revoke": "撤销"}
+
+
+class NoticeError(Exception):
+    """A refused submission or transition; ``errors`` maps field names to messages."""
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+    @classmethod
+    def on(cls, field, message):
+        return cls({field: [message]})
+
+    @property
+    def message(self):
+        return "; ".join(m for messages in self.errors.values() for m in _flatten(messages))
+
+
+def _flatten(messages):
+    for message in messages:
+        if isinstance(message, dict):
+            for inner in message.values():
+                yield from _flatten(inner)
+        elif isinstance(message, list):
+            yield from _flatten(message)
+        else:
+            yield message
+
+
+def hash_token(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate(kind, formdata, today):
+    """Return the type's form filled from ``formdata`` and validated, or raise NoticeError.
+
+    The one validation path behind the HTML forms, the submission API and the seed loader.
+    """
+    if not isinstance(formdata, MultiDict):
+        formdata = MultiDict(formdata)
+    form = kind.form(formdata=formdata, meta={"csrf": False})
+    form.today = today
+    if not form.validate():
+        raise NoticeError(form.errors)
+    return form
+
+
+def submit(kind, formdata, *, now):
+    """Store a valid submission as ``submitted``; return it and its private tracking token."""
+    form = validate(kind, formdata, expiry.board_today(now))
+    token = secrets.token_urlsafe(24)
+    notice = Notice(
+        kind=kind.code,
+        status="submitted",
+        fields=kind.fields_from_form(form),
+        submitter_name=form.submitter_name.data,
+        submitter_phone=form.submitter_phone.data,
+        submitter_email=form.submitter_email.data or None,
+        tracking_hash=hash_token(token),
+        window_start=form.window_start.data if kind.submitter_sets_window else None,
+        submitted_at=now,
+    )
+    notice.items = [
+        LossItem(position=i, **item) for i, item in enumerate(kind.items_from_form(form))
+    ]
+    notice.events.append(AuditEntry(action="submit", actor="提交人", created_at=now))
+    _insert_with_ref(notice, kind, now)
+    return notice, token
+
+
+def _insert_with_ref(notice, kind, now):
+    # A random suffix keeps refs from revealing how many notices were submitted; the
+    # unique index settles the rare collision, and we draw again.
+    day = expiry.board_today(now).strftime("%Y%m%d")
+    for _ in range(5):
+        suffix = "".join(secrets.choice(REF_ALPHABET) for _ in range(5))
+        notice.ref = f"{kind.ref_prefix}-{day}-{suffix}"
+        db.session.add(notice)
+        try:
+            db.session.commit()
+            return
+        except IntegrityError:
+            db.session.rollback()
+    raise RuntimeError("could not draw a free reference number")
+
+
+def _transition(notice, allowed, action, user, now, reason=None, **values):
+    """Move ``notice`` out of one of the ``allowed`` statuses, atomically, with its audit entry.
+
+    The UPDATE names the expected statuses, so two editors clicking at once cannot both win.
+    """
+    if notice.status not in allowed:
+        raise NoticeError.on("status", f"公告当前状态为“{STATUS_NAMES[notice.status]}”,不能{ACTIONS[action]}")
+    result = db.session.execute(
+        update(Notice)
+        .where(Notice.id == notice.id, Notice.status.in_(allowed))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise NoticeError.on("status", f"公告状态已被他人更改,不能{ACTIONS[action]}")
+    db.session.add(
+        AuditEntry(
+            notice_id=notice.id,
+            action=action,
+            user_id=user.id if user else None,
+            actor=user.username if user else "提交人",
+            reason=reason,
+            created_at=now,
+        )
+    )
+    db.session.commit()
+    db.session.refresh(notice)
+
+
+
+def approve(notice, editor, *, now):
+    """Publish a submitted notice now, opening its window."""
+    today = expiry.board_today(now)
+    kind = notice.kind_def
+    if kind.submitter_sets_window:
+        start = notice.window_start
+        if start < today:
+            raise NoticeError.on(
+                "window_start", "征集开始日期已过,请联系提交人确定新的开始日期后再发布"
+            )
+    else:
+        start = today
+    end = expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
+    _transition(
+        notice, ("submitted",), "approve", editor, now,
+        status="published", published_at=now, published_on=today,
+        window_start=start, window_end=end,
+    )
+
+
+def _reason(reason):
+    reason = (reason or "").strip()
+    if not reason:
+        raise NoticeError.on("reason", "请填写理由")
+    if len(reason) > 1000:
+        raise NoticeError.on("reason", "理由不能超过1000个字")
+    return reason
+
+
+def reject(notice, editor, reason, *, now):
+    """Refuse a submitted notice; the reason is shown to the submitter."""
+    reason = _reason(reason)
+    _transition(
+        notice, ("submitted",), "reject", editor, now, reason=reason,
+        status="rejected", closed_at=now,
+    )
+
+
+def withdraw(notice, *, now):
+    """Let the submitter take back a notice still waiting for review."""
+    _transition(notice, ("submitted",), "withdraw", None, now, status="withdrawn", closed_at=now)
+
+
+def revoke(notice, editor, reason, *, now):
+    """Revoke a published notice; it stays at its permalink with the public reason."""
+    reason = _reason(reason)
+    _transition(
+        notice, ("published",), "revoke", editor, now, reason=reason,
+        status="revoked", closed_at=now,
+    )
+
+
+def expire_due(today, *, now):
+    """Record expiry of every published notice whose window ended before ``today``.
+
+    Only the record: pages and the API already compute expiry from the dates.
+    """
+    due = db.session.scalars(
+        db.select(Notice).where(
+            Notice.status == "published",
+            Notice.expired_at.is_(None),
+            ~expiry.active_clause(Notice.window_end, today),
+        )
+    ).all()
+    for notice in due:
+        notice.expired_at = now
+        notice.events.append(AuditEntry(action="expire", actor="系统", created_at=now))
+    db.session.commit()
+    return len(due)

@@ -1,0 +1,38 @@
+"""Jinja filters and globals shared by every template."""
+import re
+
+from markupsafe import escape
+from markupsafe import Markup
+
+from notices import expiry
+from notices import kinds
+from notices.services import STATUS_NAMES
+from notices.wording import cn_date
+
+URL = re.compile(r"https?://[^\s()<>()]+")
+
+
+def linkify(text):
+    """Escape ``text`` and turn its http(s) addresses into links."""
+    out, last = [], 0
+    for match in URL.finditer(text):
+        out.append(escape(text[last : match.start()]))
+        url = match.group(0)
+        out.append(Markup('<a href="{0}" rel="nofollow noopener">{0}</a>').format(url))
+        last = match.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def board_time(moment):
+    """Return an aware datetime as the board's local date and time: 2024年3月8日 09:00."""
+    local = moment.astimezone(expiry.BOARD_TZ)
+    return f"{cn_date(local)} {local:%H:%M}"
+
+
+def init_app(app):
+    app.add_template_filter(cn_date)
+    app.add_template_filter(linkify)
+    app.add_template_filter(board_time)
+    app.add_template_global(kinds.KINDS, "KINDS")
+    app.add_template_global(STATUS_NAMES, "STATUS_NAMES")

@@ -1,0 +1,133 @@
+"""Building blocks of the newspaper's wording, shared by the notice types.
+
+Pure functions. The punctuation follows the seed pages exactly (ASCII ``,`` ``:`` ``(`` and
+``;`` inside Chinese sentences), because a published notice must read as the printed one does.
+"""
+import re
+from dataclasses import dataclass
+from dataclasses import field
+
+NUMERALS = "一二三四五六七八九十"
+
+# Leading enumerations people paste along with a list: (一) 一、 1. 1、 (1) 1)
+_ENUMERATION = re.compile(
+    r"^\s*(?:[(（]\s*[一二三四五六七八九十\d]+\s*[)）]|[一二三四五六七八九十]+\s*[、.．]|\d+\s*[.．、)）])\s*"
+)
+_TRAILING_PUNCTUATION = re.compile(r"[;；。.,，、\s]+$")
+
+
+@dataclass
+class Block:
+    # "heading" for 一、征集时间, "para" for a line of text, "sign" for the signature lines.
+    kind: str
+    text: str
+
+
+@dataclass
+class Text:
+    """A notice's published text: its printed heading and its blocks, in order."""
+
+    title: str
+    blocks: list = field(default_factory=list)
+
+    def heading(self, text):
+        self.blocks.append(Block("heading", text))
+
+    def para(self, text):
+        self.blocks.append(Block("para", text))
+
+    def sign(self, text):
+        self.blocks.append(Block("sign", text))
+
+    def sections(self, sections):
+        """Append numbered sections, each (heading, lines), as 一、征集时间 and its lines."""
+        for number, (heading, lines) in enumerate(sections, 1):
+            self.heading(f"{cn_numeral(number)}、{heading}")
+            for line in lines:
+                if line.strip():
+                    self.para(line.strip())
+
+    def lines(self):
+        return [self.title] + [b.text for b in self.blocks]
+
+    def plain(self):
+        """Return the text as plain lines, the form the API and the archive keep."""
+        return "\n".join(self.lines())
+
+
+def cn_date(d):
+    """Return ``d`` as the newspaper prints dates: 2024年3月8日."""
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def cn_numeral(n):
+    """Return 1..99 in Chinese numerals, as section numbers are printed (一, 十二, 二十)."""
+    if not 1 <= n <= 99:
+        raise ValueError(n)
+    tens, ones = divmod(n, 10)
+    head = "" if tens == 0 else ("十" if tens == 1 else NUMERALS[tens - 1] + "十")
+    return head + (NUMERALS[ones - 1] if ones else "")
+
+
+def clean_lines(text):
+    """Return the non-empty lines of ``text`` without enumerations or closing punctuation.
+
+    Requirements are stored bare and numbered when rendered, so pasting an already
+    numbered list does not print "(一)1.…".
+    """
+    lines = []
+    for line in (text or "").splitlines():
+        line = _TRAILING_PUNCTUATION.sub("", _ENUMERATION.sub("", line)).strip()
+        if line:
+            lines.append(line)
+    return lines
+
+
+def inline_list(items):
+    """Return items as one printed sentence: (一)甲;(二)乙。"""
+    return ";".join(f"({cn_numeral(i)}){item}" for i, item in enumerate(items, 1)) + "。"
+
+
+def numbered_lines(items, closing=True):
+    """Return items as printed numbered lines: 1.甲; … 6.己。 (bare when ``closing`` is false)."""
+    if not closing:
+        return [f"{i}.{item}" for i, item in enumerate(items, 1)]
+    last = len(items)
+    return [f"{i}.{item}{'。' if i == last else ';'}" for i, item in enumerate(items, 1)]
+
+
+def parse_sites(text):
+    """Return the sites of a 征集详情 field: one per line, a name and an optional URL.
+
+    ``中国采购与招标网`` and ``门户网站 http://www.xzkt.com/`` (or the URL in brackets) both work.
+    """
+    sites = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        match = re.search(r"[(（<]*\s*(https?://\S+?)\s*[>)）]*$", line)
+        if match:
+            sites.append({"name": line[: match.start()].strip(), "url": match.group(1)})
+        else:
+            sites.append({"name": line, "url": ""})
+    return sites
+
+
+def sites_text(sites):
+    """Return sites as the form's text again, one per line."""
+    return "\n".join(f"{s['name']} {s['url']}".strip() for s in sites)
+
+
+def sites_sentence(lead, sites):
+    """Return the 征集详情 sentence: lead, the sites, then 查看。
+
+    Sites are joined with 、 except after one that ends in its bracketed URL, where the
+    closing bracket already separates them; that is how the printed call reads.
+    """
+    parts = []
+    for i, site in enumerate(sites):
+        parts.append(site["name"] + (f"({site['url']})" if site["url"] else ""))
+        if i < len(sites) - 1 and not site["url"]:
+            parts.append("、")
+    return f"{lead}{''.join(parts)}查看。"
