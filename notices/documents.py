@@ -105,6 +105,13 @@ RULES = {
 }
 
 
+def type_name(document_type, other_name=None):
+    """Return the document's name as printed: the type's name, or the submitter's for other."""
+    if document_type == "other":
+        return other_name or DOCUMENT_TYPES["other"].name
+    return DOCUMENT_TYPES[document_type].name
+
+
 def check_number(document_type, number):
     """Return ``number`` normalized, or raise :class:`DocumentNumberError` naming the rule."""
     if document_type not in RULES:

@@ -9,6 +9,7 @@ import re
 from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms import EmailField
+from wtforms import SelectChoice
 from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms import TextAreaField
@@ -106,6 +107,11 @@ def max_lines(count, line_length):
             raise ValidationError(f"每条不超过{line_length}个字")
 
     return check
+
+
+def choices(mapping):
+    """Return {code: label} as WTForms choices."""
+    return [SelectChoice(code, label) for code, label in mapping.items()]
 
 
 class MultiCheckboxField(SelectMultipleField):

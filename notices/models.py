@@ -116,9 +116,7 @@ class LossItem(db.Model):
 
     @property
     def document_type_name(self):
-        if self.document_type == "other":
-            return self.document_type_other
-        return documents.DOCUMENT_TYPES[self.document_type].name
+        return documents.type_name(self.document_type, self.document_type_other)
 
     @property
     def masked_number(self):

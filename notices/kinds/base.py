@@ -43,6 +43,14 @@ class Kind:
         """Return the document items a validated form declares (loss declarations only)."""
         return []
 
+    def preview(self, form, start, end):
+        """Return the wording a validated form will publish with the window ``start``–``end``."""
+        fields = self.fields_from_form(form)
+        items = self.items_from_form(form)
+        if items:
+            fields["items"] = items
+        return self.text(fields, start, end)
+
     def fields_of(self, notice, masked=True):
         """Return a notice's public fields; ``masked`` hides what public pages must not show."""
         return dict(notice.fields)

@@ -15,7 +15,7 @@ class ExpertCallForm(forms.CallForm):
     application_methods = forms.MultiCheckboxField(
         "征集方式",
         [forms.required_choice("征集方式")],
-        choices=list(METHODS.items()),
+        choices=forms.choices(METHODS),
         description="专家本人申请、由所在单位推荐,或两者皆可",
     )
 

@@ -2,6 +2,7 @@
 from wtforms import FieldList
 from wtforms import Form
 from wtforms import FormField
+from wtforms import SelectChoice
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms.validators import Length
@@ -27,7 +28,7 @@ class LossItemForm(Form):
     )
     document_type = SelectField(
         "证件类型",
-        choices=[(t.code, t.name) for t in documents.DOCUMENT_TYPES.values()],
+        choices=[SelectChoice(t.code, t.name) for t in documents.DOCUMENT_TYPES.values()],
     )
     document_type_other = StringField(
         "证件名称",
@@ -96,6 +97,7 @@ class LossDeclaration(Kind):
             {
                 "owner_name": item.owner_name,
                 "document_type": item.document_type,
+                "document_type_other": item.document_type_other,
                 "document_type_name": item.document_type_name,
                 "document_number": (
                     item.masked_number if masked else item.document_number
@@ -118,9 +120,10 @@ class LossDeclaration(Kind):
 def sentence(declarant, item):
     """Return one loss line: 扎西央珍不慎,将巴登曲加的出生医学证明(编号:T540059774)丢失,声明作废。"""
     label = documents.DOCUMENT_TYPES[item["document_type"]].number_label
+    name = documents.type_name(item["document_type"], item.get("document_type_other"))
     whose = "" if item["owner_name"] == declarant else f"{item['owner_name']}的"
     return (
-        f"{declarant}不慎,将{whose}{item['document_type_name']}"
+        f"{declarant}不慎,将{whose}{name}"
         f"({label}:{item['document_number']})丢失,声明作废。"
     )
 

@@ -13,7 +13,7 @@ class SupplierCallForm(forms.CallForm):
     scopes = forms.MultiCheckboxField(
         "征集范围",
         [forms.required_choice("征集范围")],
-        choices=list(SCOPES.items()),
+        choices=forms.choices(SCOPES),
         description="供应商可申请入库的类别:工程、货物、服务,可多选",
     )
     requirements = forms.LinesField(

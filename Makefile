@@ -1,0 +1,38 @@
+# The board's two commands: `make demo` serves it, `make test` runs the whole suite.
+# Both install what they need first and are safe to run again.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+# apt-get needs root; use sudo only where we are not root already.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install browser test demo clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# Browser tests drive Debian's chromium through Playwright; Chinese text needs a CJK font.
+browser:
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+			chromium fonts-noto-cjk fontconfig >/dev/null; \
+	fi
+
+test: install browser
+	$(BIN)/pytest
+
+demo: install
+	$(FLASK) init-db
+	$(FLASK) seed-demo
+	@echo "Serving the board at http://127.0.0.1:5000 (Ctrl-C to stop)"
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+clean:
+	rm -rf $(VENV) .pytest_cache

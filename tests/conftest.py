@@ -1,0 +1,109 @@
+import shutil
+from datetime import date
+from datetime import datetime
+from datetime import time
+
+import flask_migrate
+import pytest
+
+from notices import create_app
+from notices import expiry
+from notices import kinds
+from notices import seeds
+from notices import services
+from notices.accounts import create_user
+from notices.extensions import db
+
+EDITOR_PASSWORD = "correct-horse-battery"
+
+
+def config(tmp_path, db_path):
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "SEARCH_INDEX_DIR": str(tmp_path / "index"),
+        "WTF_CSRF_ENABLED": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory):
+    """A database built once by the real migrations; each test gets a copy of it."""
+    tmp = tmp_path_factory.mktemp("template")
+    path = tmp / "template.db"
+    app = create_app(config(tmp, path))
+    with app.app_context():
+        flask_migrate.upgrade(directory=app.extensions["migrate"].directory)
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(tmp_path, migrated_db):
+    db_path = tmp_path / "t.db"
+    shutil.copy(migrated_db, db_path)
+    app = create_app(config(tmp_path, db_path))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def editor(app):
+    with app.app_context():
+        user = create_user("editor", EDITOR_PASSWORD, role="editor")
+        return db.session.merge(user)
+
+
+def at(day, hour=9, minute=0):
+    """Return the aware instant at ``hour:minute`` on ``day`` in the board's time zone."""
+    return datetime.combine(day, time(hour, minute), expiry.BOARD_TZ)
+
+
+def seed_data(code, index=0):
+    """Return the form data of a seed notice of type ``code`` (the index-th of them)."""
+    matching = [s for s in seeds.SEEDS if s.kind == code]
+    return dict(matching[index].data)
+
+
+@pytest.fixture
+def make_notice(app, editor):
+    """Submit (and by default approve) a notice built from the seeds, with overrides.
+
+    ``day`` is the board date of submission and approval; calls open on ``window_start``
+    (default: that day).
+    """
+
+    def make(code="supplier_call", *, day=date(2024, 3, 8), status="published", index=0, **overrides):
+        kind = kinds.get(code)
+        data = seed_data(code, index)
+        if kind.submitter_sets_window:
+            data["window_start"] = day.isoformat()
+        data.update(overrides)
+        with app.app_context():
+            user = db.session.merge(editor)
+            notice, token = services.submit(kind, seeds.formdata(data), now=at(day, 8))
+            if status in ("published", "revoked"):
+                services.approve(notice, user, now=at(day, 9))
+            if status == "revoked":
+                services.revoke(notice, user, "提交人申请撤销", now=at(day, 10))
+            if status == "rejected":
+                services.reject(notice, user, "材料不全", now=at(day, 10))
+            if status == "withdrawn":
+                services.withdraw(notice, now=at(day, 10))
+            notice.token = token
+            db.session.expunge(notice)
+            return notice
+
+    return make
