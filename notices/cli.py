@@ -1,9 +1,11 @@
 """Commands run as ``flask --app app COMMAND``: thin wrappers around services."""
 import secrets
+import sys
 
 import click
 import flask_migrate
 from flask import current_app
+from flask.cli import with_appcontext
 
 from notices import accounts
 from notices import expiry
@@ -15,6 +17,7 @@ DEMO_EDITOR = "demo-editor"
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command():
     """Create the database or bring it up to the latest schema."""
     flask_migrate.upgrade(directory=current_app.extensions["migrate"].directory)
@@ -22,6 +25,7 @@ def init_db_command():
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option(
     "--as-printed", is_flag=True, help="Keep the printed dates, which puts the notices in the archive."
 )
@@ -36,13 +40,14 @@ def seed_demo_command(as_printed):
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("name")
 @click.option("--role", type=click.Choice(["editor", "admin"]), default="editor", show_default=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_user_command(name, role, password_stdin):
     """Create an editor or admin account."""
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
@@ -53,6 +58,7 @@ def create_user_command(name, role, password_stdin):
 
 
 @click.command("expire")
+@with_appcontext
 @click.option(
     "--today",
     type=click.DateTime(formats=["%Y-%m-%d"]),

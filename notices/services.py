@@ -122,6 +122,8 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
 
     The UPDATE names the expected statuses, so two editors clicking at once cannot both win.
     """
+    if reason is not None:
+        values["reason"] = reason
     if notice.status not in allowed:
         raise NoticeError.on("status", f"公告当前状态为“{STATUS_NAMES[notice.status]}”,不能{ACTIONS[action]}")
     result = db.session.execute(

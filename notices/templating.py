@@ -1,6 +1,8 @@
 """Jinja filters and globals shared by every template."""
 import re
 
+from flask import request
+from flask import url_for
 from markupsafe import escape
 from markupsafe import Markup
 
@@ -30,9 +32,16 @@ def board_time(moment):
     return f"{cn_date(local)} {local:%H:%M}"
 
 
+def page_url(page):
+    """Return the current listing's URL at another page, keeping its filters."""
+    args = {**request.args.to_dict(), **(request.view_args or {}), "page": page}
+    return url_for(request.endpoint, **args)
+
+
 def init_app(app):
     app.add_template_filter(cn_date)
     app.add_template_filter(linkify)
     app.add_template_filter(board_time)
+    app.add_template_global(page_url)
     app.add_template_global(kinds.KINDS, "KINDS")
     app.add_template_global(STATUS_NAMES, "STATUS_NAMES")

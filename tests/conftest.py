@@ -102,8 +102,9 @@ def make_notice(app, editor):
                 services.reject(notice, user, "材料不全", now=at(day, 10))
             if status == "withdrawn":
                 services.withdraw(notice, now=at(day, 10))
-            notice.token = token
+            db.session.refresh(notice)
             db.session.expunge(notice)
+            notice.token = token
             return notice
 
     return make

@@ -1,0 +1,142 @@
+from datetime import date
+from datetime import datetime
+
+import pytest
+
+from notices import expiry
+
+NOTICE_KEYS = {"ref", "type", "title", "status", "published_at", "window_start", "window_end",
+               "text", "fields", "url"}
+
+
+@pytest.fixture
+def today():
+    return expiry.board_today(expiry.utcnow())
+
+
+def test_one_notice_has_the_spec_shape(client, make_notice):
+    ref = make_notice("supplier_call", day=date(2024, 3, 8)).ref
+    response = client.get(f"/api/v1/notices/{ref}")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == NOTICE_KEYS
+    assert body["type"] == "supplier_call"
+    assert body["title"] == "西藏开发投资集团有限公司 非招标采购供应商入库征集公告"
+    assert body["status"] == "expired"
+    assert (body["window_start"], body["window_end"]) == ("2024-03-08", "2024-04-07")
+    published = datetime.fromisoformat(body["published_at"])
+    assert published.utcoffset().total_seconds() == 8 * 3600
+    assert body["text"].splitlines()[3] == "2024年3月8日—2024年4月7日"
+    assert body["fields"]["scopes"] == ["works", "goods", "services"]
+    assert body["fields"]["details"][1] == {"name": "西藏开发投资集团有限公司门户网站", "url": "http://www.xzkt.com/"}
+    assert "submitter_name" not in body["fields"] and "submitter_phone" not in body["fields"]
+    assert body["url"] == f"http://localhost/notices/{ref}"
+
+
+def test_revoked_notice_says_so_with_its_reason(client, make_notice, today):
+    ref = make_notice("wage_clearance", status="revoked", day=today).ref
+    body = client.get(f"/api/v1/notices/{ref}").get_json()
+    assert body["status"] == "revoked"
+    assert body["revoked_reason"] == "提交人申请撤销"
+
+
+@pytest.mark.parametrize("status", ["submitted", "rejected", "withdrawn"])
+def test_unpublished_or_unknown_refs_are_json_404s(client, make_notice, status):
+    ref = make_notice("loss_declaration", status=status).ref
+    for url in [f"/api/v1/notices/{ref}", "/api/v1/notices/NO-SUCH-REF", "/api/v1/nothing-here"]:
+        response = client.get(url)
+        assert response.status_code == 404
+        assert response.is_json and "error" in response.get_json()
+
+
+def test_listing_shape_and_default_status_active(client, make_notice, today):
+    make_notice("loss_declaration", index=0, day=today)
+    make_notice("loss_declaration", index=1, day=date(2024, 1, 1))
+    body = client.get("/api/v1/notices").get_json()
+    assert set(body) == {"items", "total", "page", "per_page"}
+    assert (body["total"], body["page"], body["per_page"]) == (1, 1, 20)
+    assert set(body["items"][0]) == NOTICE_KEYS
+    assert body["items"][0]["status"] == "active"
+
+
+@pytest.mark.parametrize(("status", "total"), [("active", 2), ("archived", 2), ("all", 4)])
+def test_listing_by_status(client, make_notice, today, status, total):
+    make_notice("loss_declaration", index=0, day=today)
+    make_notice("wage_clearance", day=today)
+    make_notice("loss_declaration", index=2, day=date(2024, 1, 1))
+    make_notice("loss_declaration", index=3, day=today, status="revoked")
+    make_notice("loss_declaration", index=4, day=today, status="submitted")
+    assert client.get(f"/api/v1/notices?status={status}").get_json()["total"] == total
+
+
+def test_listing_by_type_and_pages(client, make_notice, today):
+    for i in range(5):
+        make_notice("loss_declaration", index=i, day=today)
+    make_notice("wage_clearance", day=today)
+    body = client.get("/api/v1/notices?type=loss_declaration&per_page=2&page=3").get_json()
+    assert (body["total"], body["page"], body["per_page"], len(body["items"])) == (5, 3, 2, 1)
+    assert {i["type"] for i in body["items"]} == {"loss_declaration"}
+    beyond = client.get("/api/v1/notices?type=loss_declaration&per_page=2&page=9").get_json()
+    assert beyond["items"] == [] and beyond["total"] == 5
+
+
+def test_query_is_accepted(client, make_notice, today):
+    make_notice("loss_declaration", day=today)
+    response = client.get("/api/v1/notices?q=" + "工资 AND (NOT NOT a)" * 50)
+    assert response.status_code == 200
+    assert set(response.get_json()) == {"items", "total", "page", "per_page"}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("type=tender", "type"),
+        ("status=pending", "status"),
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("page=abc", "page"),
+        ("per_page=101", "per_page"),
+        ("per_page=1.5", "per_page"),
+    ],
+)
+def test_bad_parameters_are_json_400s_naming_the_field(client, query, field):
+    response = client.get(f"/api/v1/notices?{query}")
+    assert response.status_code == 400
+    assert field in response.get_json()["errors"]
+
+
+def test_lost_document_lookup_matches_whatever_the_spacing_and_case(client, make_notice, today):
+    ref = make_notice("loss_declaration", day=date(2026, 7, 10)).ref
+    for typed in ["T540059774", "t540059774", " T 5400 59774 ", "Ｔ５４００５９７７４"]:
+        body = client.get("/api/v1/lost-documents", query_string={"number": typed}).get_json()
+        assert body == {"items": [{
+            "ref": ref,
+            "document_type": "birth_certificate",
+            "document_number": "T540059774",
+            "owner_name": "巴登曲加",
+            "declarant": "扎西央珍",
+            "published_at": body["items"][0]["published_at"],
+            "status": "expired",
+        }]}
+
+
+def test_lost_document_lookup_finds_every_declaration_and_masks_id_numbers(client, make_notice, today):
+    item = {"owner_name": "", "document_type": "id_card", "document_number": "540102199001011233"}
+    make_notice("loss_declaration", index=0, day=date(2025, 1, 5), items=[item])
+    make_notice("loss_declaration", index=1, day=today, items=[item])
+    make_notice("loss_declaration", index=2, day=today, items=[item], status="submitted")
+    body = client.get("/api/v1/lost-documents?number=540102199001011233").get_json()
+    assert [i["status"] for i in body["items"]] == ["active", "expired"]
+    assert {i["document_number"] for i in body["items"]} == {"540102********1233"}
+
+
+def test_lost_document_lookup_with_no_match_or_no_number(client):
+    assert client.get("/api/v1/lost-documents?number=X1").get_json() == {"items": []}
+    response = client.get("/api/v1/lost-documents")
+    assert response.status_code == 400 and "number" in response.get_json()["errors"]
+    assert client.get("/api/v1/lost-documents?number=" + "9" * 41).status_code == 400
+
+
+def test_method_not_allowed_is_json(client):
+    response = client.post("/api/v1/notices")
+    assert response.status_code == 405 and response.is_json

@@ -1,0 +1,108 @@
+from datetime import date
+
+from notices import expiry
+from notices.accounts import authenticate
+from notices.extensions import db
+from notices.models import Notice
+from notices.models import User
+
+
+def notices(app):
+    with app.app_context():
+        return db.session.scalars(db.select(Notice).order_by(Notice.id)).all()
+
+
+def test_init_db_is_rerunnable(runner):
+    for _ in range(2):
+        result = runner.invoke(args=["init-db"])
+        assert result.exit_code == 0, result.output
+        assert "Database ready" in result.output
+
+
+def test_init_db_creates_a_fresh_database(tmp_path):
+    from notices import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/fresh.db"})
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert {"notice", "loss_item", "user", "audit_entry", "alembic_version"} <= set(
+            db.inspect(db.engine).get_table_names()
+        )
+        db.engine.dispose()
+
+
+def test_seed_demo_publishes_every_seed_open_today(app, runner):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "Loaded 9 seed notices" in result.output
+    today = expiry.board_today(expiry.utcnow())
+    loaded = notices(app)
+    assert sorted(n.kind for n in loaded) == sorted(
+        ["supplier_call", "expert_call", "wage_clearance"] + ["loss_declaration"] * 6
+    )
+    assert all(n.status == "published" and n.window_start == today for n in loaded)
+    assert all(not expiry.is_expired(n.window_end, today) for n in loaded)
+    # The printed password logs in.
+    password = result.output.strip().splitlines()[-1].split(" / ")[1]
+    with app.app_context():
+        assert authenticate("demo-editor", password) is not None
+
+
+def test_seed_demo_twice_loads_nothing_new(app, runner):
+    runner.invoke(args=["seed-demo"])
+    result = runner.invoke(args=["seed-demo"])
+    assert "Loaded 0 seed notices" in result.output and "9 were already" in result.output
+    assert len(notices(app)) == 9
+
+
+def test_seed_demo_as_printed_puts_everything_in_the_archive(app, runner, client):
+    result = runner.invoke(args=["seed-demo", "--as-printed"])
+    assert result.exit_code == 0, result.output
+    loaded = {n.kind: n for n in notices(app)}
+    call = loaded["supplier_call"]
+    assert (call.window_start, call.window_end) == (date(2024, 3, 8), date(2024, 4, 7))
+    assert loaded["wage_clearance"].window_start == date(2026, 7, 10)
+    body = client.get("/api/v1/notices?status=archived&per_page=50").get_json()
+    assert body["total"] == 9
+    assert client.get("/api/v1/notices").get_json()["total"] == 0
+
+
+def test_create_user_with_password_on_stdin(app, runner):
+    result = runner.invoke(args=["create-user", "dawa", "--role", "admin", "--password-stdin"],
+                           input="a-long-secret-1\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = authenticate("dawa", "a-long-secret-1")
+        assert user is not None and user.role == "admin"
+        assert user.password_hash.startswith("$argon2id$")
+        assert authenticate("dawa", "wrong-password") is None
+
+
+def test_create_user_refuses_duplicates_and_short_passwords(app, runner):
+    runner.invoke(args=["create-user", "dawa", "--password-stdin"], input="a-long-secret-1\n")
+    again = runner.invoke(args=["create-user", "dawa", "--password-stdin"], input="a-long-secret-2\n")
+    assert again.exit_code != 0 and "已存在" in again.output
+    short = runner.invoke(args=["create-user", "pema", "--password-stdin"], input="short\n")
+    assert short.exit_code != 0 and "密码至少" in short.output
+    bad_role = runner.invoke(args=["create-user", "pema", "--role", "root", "--password-stdin"], input="x" * 12)
+    assert bad_role.exit_code != 0
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(User.id))) == 1
+
+
+def test_create_user_prompts_for_the_password(app, runner):
+    result = runner.invoke(args=["create-user", "pema"], input="a-long-secret-1\na-long-secret-1\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert authenticate("pema", "a-long-secret-1") is not None
+
+
+def test_expire_records_against_the_given_day(app, runner, make_notice):
+    make_notice("supplier_call", day=date(2024, 3, 8))
+    assert "Recorded expiry of 0 notices" in runner.invoke(args=["expire", "--today", "2024-04-07"]).output
+    assert "Recorded expiry of 1 notices" in runner.invoke(args=["expire", "--today", "2024-04-08"]).output
+    assert "Recorded expiry of 0 notices" in runner.invoke(args=["expire"]).output
+    bad = runner.invoke(args=["expire", "--today", "2024-02-30"])
+    assert bad.exit_code != 0

@@ -1,0 +1,47 @@
+import os
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from notices import create_app
+from notices.extensions import db
+
+
+def test_config_comes_from_prefixed_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("FLASK_NOTICE_WINDOW_DAYS", "45")
+    monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path}/env.db")
+    app = create_app()
+    assert app.config["NOTICE_WINDOW_DAYS"] == 45
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("env.db")
+
+
+def test_test_config_overrides_defaults(app):
+    assert app.testing
+    assert app.config["NOTICE_WINDOW_DAYS"] == 30
+
+
+def test_secret_key_is_created_once_per_instance(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLASK_SECRET_KEY", raising=False)
+    config = {"SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    first = create_app(config)
+    first.instance_path  # noqa: B018
+    key_file = os.path.join(first.instance_path, "secret_key")
+    second = create_app(config)
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) == 64
+    assert oct(os.stat(key_file).st_mode & 0o777) == "0o600"
+
+
+def test_migrations_match_the_models(app):
+    with app.app_context():
+        with db.engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    assert diff == []
+
+
+def test_html_errors_outside_the_api(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "找不到这个页面或公告" in response.get_data(as_text=True)
+    assert client.post("/").status_code == 405

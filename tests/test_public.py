@@ -1,0 +1,185 @@
+from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from notices.extensions import db
+from notices import services
+from notices import expiry
+from notices.models import Notice
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ID_NUMBER = "540102199001011233"
+
+
+@pytest.fixture
+def today():
+    return expiry.board_today(expiry.utcnow())
+
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+def test_front_page_groups_active_notices_by_type_in_column_order(client, make_notice, today):
+    make_notice("loss_declaration", day=today)
+    make_notice("wage_clearance", day=today)
+    make_notice("supplier_call", day=today)
+    page = text(client.get("/"))
+    headings = ["非招标采购供应商入库征集公告", "评标专家库专家征集公告", "民工工资结清公示", "遗失声明"]
+    positions = [page.index(f'<h2 class="column-title">{h}') for h in headings]
+    assert positions == sorted(positions)
+    assert "西藏开发投资集团有限公司 非招标采购供应商入库征集公告" in page
+    assert "扎西央珍不慎,将巴登曲加的出生医学证明(编号:T540059774)丢失,声明作废。" in page
+    assert "目前没有正在公示的评标专家库专家征集公告" in page
+
+
+def test_front_page_leaves_out_pending_rejected_and_expired(client, make_notice, today):
+    make_notice("loss_declaration", index=0, status="submitted", day=today)
+    make_notice("loss_declaration", index=1, status="rejected", day=today)
+    make_notice("loss_declaration", index=2, day=date(2024, 1, 1))
+    make_notice("loss_declaration", index=3, status="revoked", day=today)
+    make_notice("loss_declaration", index=4, day=today)
+    page = text(client.get("/"))
+    assert "扎西央珍" not in page and "达娃曲珍" not in page
+    assert "索朗仁青" not in page and "朗杰不慎" not in page
+    assert "景钦伟不慎" in page
+
+
+def test_type_page_lists_only_its_type(client, make_notice, today):
+    make_notice("wage_clearance", day=today)
+    make_notice("loss_declaration", day=today)
+    page = text(client.get("/types/wage_clearance"))
+    assert "西藏星灿建设工程有限公司 民工工资结清公示" in page
+    assert "扎西央珍" not in page
+    assert client.get("/types/no_such_type").status_code == 404
+
+
+def test_type_page_paginates(app, client, make_notice, today):
+    app.config["PER_PAGE"] = 2
+    for i in range(5):
+        make_notice("loss_declaration", index=i, day=today)
+    first, last = text(client.get("/types/loss_declaration")), text(client.get("/types/loss_declaration?page=3"))
+    assert "第 1 / 3 页,共 5 则" in first
+    assert first.count('class="loss-line"') == 2 and last.count('class="loss-line"') == 1
+    assert client.get("/types/loss_declaration?page=x").status_code == 200
+
+
+def test_permalink_shows_text_status_and_window(client, make_notice, today):
+    ref = make_notice("supplier_call", day=today).ref
+    page = text(client.get(f"/notices/{ref}"))
+    assert "征集截止还有 30 天" in page
+    assert "<h3>一、征集时间</h3>" in page
+    assert '<a href="http://www.xzkt.com/" rel="nofollow noopener">http://www.xzkt.com/</a>' in page
+    assert ref in page
+
+
+def test_permalink_of_an_expired_call(client, make_notice):
+    ref = make_notice("supplier_call", day=date(2024, 3, 8)).ref
+    page = text(client.get(f"/notices/{ref}"))
+    assert "已过期(征集期已于2024年4月7日结束)" in page
+    assert "2024年3月8日—2024年4月7日" in page
+
+
+def test_permalink_of_a_revoked_notice_shows_the_reason(client, make_notice, today):
+    ref = make_notice("wage_clearance", status="revoked", day=today).ref
+    assert "已撤销:提交人申请撤销" in text(client.get(f"/notices/{ref}"))
+
+
+def test_wage_notice_shows_its_objection_period(client, make_notice, today):
+    ref = make_notice("wage_clearance", day=today).ref
+    end = expiry.window_end(today, 30)
+    assert f"异议期至{end.year}年{end.month}月{end.day}日" in text(client.get(f"/notices/{ref}"))
+
+
+@pytest.mark.parametrize("status", ["submitted", "rejected", "withdrawn"])
+def test_unpublished_notices_are_not_found(client, make_notice, status):
+    ref = make_notice("loss_declaration", status=status).ref
+    response = client.get(f"/notices/{ref}")
+    assert response.status_code == 404
+    assert "找不到这个页面或公告" in text(response)
+
+
+def test_id_numbers_are_masked_on_every_public_page(client, make_notice, today):
+    ref = make_notice(
+        "loss_declaration",
+        day=today,
+        items=[{"owner_name": "", "document_type": "id_card", "document_number": ID_NUMBER}],
+    ).ref
+    pages = ["/", "/types/loss_declaration", f"/notices/{ref}", f"/api/v1/notices/{ref}",
+             "/api/v1/notices?type=loss_declaration", f"/api/v1/lost-documents?number={ID_NUMBER}"]
+    for url in pages:
+        body = text(client.get(url))
+        assert ID_NUMBER not in body, url
+    assert "540102********1233" in text(client.get(f"/notices/{ref}"))
+    assert "扎西央珍不慎,将居民身份证(身份证号:540102********1233)丢失,声明作废。" in text(client.get("/"))
+
+
+def test_submitter_contacts_never_reach_public_pages(client, make_notice, today):
+    ref = make_notice("loss_declaration", day=today, submitter_phone="13912345678",
+                      submitter_email="private@example.com").ref
+    for url in ["/", f"/notices/{ref}", f"/api/v1/notices/{ref}"]:
+        body = text(client.get(url))
+        assert "13912345678" not in body and "private@example.com" not in body
+
+
+def test_archive_by_type_and_month(client, make_notice):
+    make_notice("supplier_call", day=date(2024, 3, 8))
+    make_notice("loss_declaration", day=date(2026, 7, 10))
+    make_notice("loss_declaration", index=1, day=date(2026, 6, 2))
+    page = text(client.get("/archive"))
+    assert "2026年7月" in page and "2026年6月" in page and "2024年3月" in page
+    july = text(client.get("/archive?month=2026-07"))
+    assert "扎西央珍" in july and "达娃曲珍" not in july and "供应商入库" not in july.split("<main")[1].split("按类型")[1]
+    calls = text(client.get("/archive?type=supplier_call"))
+    assert "西藏开发投资集团有限公司 非招标采购供应商入库征集公告" in calls and "扎西央珍" not in calls
+
+
+def test_archive_includes_revoked_but_not_active(client, make_notice, today):
+    make_notice("loss_declaration", index=0, day=today, status="revoked")
+    make_notice("loss_declaration", index=1, day=today)
+    page = text(client.get("/archive"))
+    assert "扎西央珍" in page and "已撤销:提交人申请撤销" in page
+    assert "达娃曲珍" not in page
+
+
+@pytest.mark.parametrize("month", ["2024-13", "march", "2024-3-1"])
+def test_archive_refuses_a_bad_month_politely(client, month):
+    response = client.get(f"/archive?month={month}")
+    assert response.status_code == 400
+    assert "月份格式应为" in text(response)
+
+
+@pytest.mark.parametrize(
+    ("instant", "shown", "on_front_page"),
+    [
+        # A server in New York (time-machine sets TZ too): Lhasa's last minute of the window.
+        (datetime(2024, 4, 7, 23, 59, tzinfo=SHANGHAI), "征集今天截止", True),
+        (datetime(2024, 4, 8, 0, 0, tzinfo=SHANGHAI), "已过期", False),
+    ],
+)
+def test_window_boundary_on_the_pages_with_a_server_in_another_zone(client, make_notice, instant, shown, on_front_page):
+    ref = make_notice("supplier_call", day=date(2024, 3, 8)).ref
+    new_york = instant.astimezone(ZoneInfo("America/New_York"))
+    with time_machine.travel(new_york, tick=False):
+        assert datetime.now().hour == new_york.hour  # the server's own zone is New York's
+        assert shown in text(client.get(f"/notices/{ref}"))
+        assert ("非招标采购供应商入库征集公告</a>" in text(client.get("/"))) is on_front_page
+        assert (ref in text(client.get("/archive"))) is not on_front_page
+
+
+def test_pages_send_security_headers(client):
+    for url in ["/", "/archive", "/notices/none"]:
+        response = client.get(url)
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_fields_are_escaped(client, make_notice, today):
+    ref = make_notice("wage_clearance", day=today, project_name="<script>alert(1)</script>工程").ref
+    page = text(client.get(f"/notices/{ref}"))
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;工程" in page
