@@ -7,10 +7,7 @@ import flask_migrate
 from flask import current_app
 from flask.cli import with_appcontext
 
-from notices import accounts
-from notices import expiry
-from notices import seeds
-from notices import services
+from notices import accounts, expiry, seeds, services
 from notices.extensions import db
 
 DEMO_EDITOR = "demo-editor"

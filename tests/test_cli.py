@@ -3,8 +3,7 @@ from datetime import date
 from notices import expiry
 from notices.accounts import authenticate
 from notices.extensions import db
-from notices.models import Notice
-from notices.models import User
+from notices.models import Notice, User
 
 
 def notices(app):

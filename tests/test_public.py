@@ -1,14 +1,10 @@
-from datetime import date
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
-from notices.extensions import db
-from notices import services
 from notices import expiry
-from notices.models import Notice
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ID_NUMBER = "540102199001011233"

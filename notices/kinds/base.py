@@ -1,5 +1,5 @@
 """What every notice type declares, and the behaviour they share."""
-from notices import expiry
+from notices import expiry, wording
 from notices.wording import cn_date
 
 
@@ -83,3 +83,14 @@ class CallKind(Kind):
             return f"征集尚未开始,{cn_date(start)}开始"
         left = expiry.days_left(end, today)
         return "征集今天截止" if left == 0 else f"征集截止还有 {left} 天"
+
+    def compose(self, fields, start, end, *, intro, sections, details_lead, contact):
+        """Return a call's text: title, intro, 征集时间, the type's sections, 征集详情, 联系方式."""
+        text = wording.Text(self.title(fields))
+        text.para(intro)
+        numbered = [("征集时间", [f"{cn_date(start)}—{cn_date(end)}"]), *sections]
+        if fields.get("details"):
+            numbered.append(("征集详情", [wording.sites_sentence(details_lead, fields["details"])]))
+        numbered.append(("联系方式", contact))
+        text.sections(numbered)
+        return text

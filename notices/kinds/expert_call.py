@@ -1,6 +1,5 @@
 """评标专家库专家征集公告: a call for experts to join an organisation's bid-evaluation panel."""
-from notices import forms
-from notices import wording
+from notices import forms, wording
 from notices.kinds.base import CallKind
 
 METHODS = {"individual": "个人申请", "unit_recommendation": "单位推荐"}
@@ -32,33 +31,25 @@ class ExpertCall(CallKind):
     )
 
     def text(self, fields, start, end):
-        issuer = fields["issuer"]
-        text = wording.Text(self.title(fields))
-        text.para(
-            f"根据工作安排,现面向社会公开征集{issuer}评标专家库专家,"
-            "欢迎符合条件的各行业、各专业的专家报名。具体公告事项如下:"
-        )
         methods = [METHODS[m] for m in fields["application_methods"]]
-        sections = [
-            ("征集时间", [f"{wording.cn_date(start)}—{wording.cn_date(end)}"]),
-            ("征集要求", wording.numbered_lines(fields["requirements"])),
-            ("征集方式", wording.numbered_lines(methods, closing=False)),
-        ]
-        if fields.get("details"):
-            sections.append(
-                ("征集详情", [wording.sites_sentence("请有意向的专家登录", fields["details"])])
-            )
-        sections.append((
-            "联系方式",
-            [
+        return self.compose(
+            fields, start, end,
+            intro=(
+                f"根据工作安排,现面向社会公开征集{fields['issuer']}评标专家库专家,"
+                "欢迎符合条件的各行业、各专业的专家报名。具体公告事项如下:"
+            ),
+            sections=[
+                ("征集要求", wording.numbered_lines(fields["requirements"])),
+                ("征集方式", wording.numbered_lines(methods, closing=False)),
+            ],
+            details_lead="请有意向的专家登录",
+            contact=[
                 f"联系单位:{fields['contact_unit']}",
                 f"联系人:{fields['contact_name']}",
                 f"电话:{fields['contact_phone']}",
                 f"邮箱:{fields['contact_email']}",
             ],
-        ))
-        text.sections(sections)
-        return text
+        )
 
 
 KIND = ExpertCall()

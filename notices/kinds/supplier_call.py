@@ -2,8 +2,7 @@
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from notices import forms
-from notices import wording
+from notices import forms, wording
 from notices.kinds.base import CallKind
 
 SCOPES = {"works": "工程", "goods": "货物", "services": "服务"}
@@ -42,32 +41,25 @@ class SupplierCall(CallKind):
     )
 
     def text(self, fields, start, end):
-        issuer = fields["issuer"]
-        text = wording.Text(self.title(fields))
-        text.para(
-            f"根据工作安排,现面向社会公开征集供应商进入{issuer}合格供应商库,"
-            "欢迎优质供应商报名登记。具体公告事项如下:"
-        )
-        sections = [
-            ("征集时间", [f"{wording.cn_date(start)}—{wording.cn_date(end)}"]),
-            ("征集范围", ["、".join(SCOPES[s] for s in fields["scopes"])]),
-            ("申请入库基本条件", [wording.inline_list(fields["requirements"])]),
-            ("入库供应商参与范围", fields["participation"].splitlines()),
-        ]
-        if fields.get("details"):
-            sections.append(
-                ("征集详情", [wording.sites_sentence("请应征供应商登录", fields["details"])])
-            )
-        sections.append((
-            "联系方式",
-            [
+        return self.compose(
+            fields, start, end,
+            intro=(
+                f"根据工作安排,现面向社会公开征集供应商进入{fields['issuer']}合格供应商库,"
+                "欢迎优质供应商报名登记。具体公告事项如下:"
+            ),
+            sections=[
+                ("征集范围", ["、".join(SCOPES[s] for s in fields["scopes"])]),
+                ("申请入库基本条件", [wording.inline_list(fields["requirements"])]),
+                ("入库供应商参与范围", fields["participation"].splitlines()),
+            ],
+            details_lead="请应征供应商登录",
+            # The printed call sets the contact's name and phone on one line.
+            contact=[
                 f"联系单位:{fields['contact_unit']}",
                 f"联系人:{fields['contact_name']} 电话:{fields['contact_phone']}",
                 f"邮箱:{fields['contact_email']}",
             ],
-        ))
-        text.sections(sections)
-        return text
+        )
 
 
 KIND = SupplierCall()
