@@ -26,6 +26,7 @@ browser:
 	fi
 
 test: install browser
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 demo: install

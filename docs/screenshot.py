@@ -15,12 +15,10 @@ import flask_migrate  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from notices import (
-    accounts,  # noqa: E402
-    create_app,  # noqa: E402
-    expiry,  # noqa: E402
-    seeds,  # noqa: E402
-)
+from notices import accounts  # noqa: E402
+from notices import create_app  # noqa: E402
+from notices import expiry  # noqa: E402
+from notices import seeds  # noqa: E402
 from notices.extensions import db  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

@@ -4,8 +4,16 @@ import secrets
 
 from flask import Flask
 
-from notices import api, cli, errors, public, security, templating
-from notices.extensions import csrf, db, login_manager, migrate
+from notices import api
+from notices import cli
+from notices import errors
+from notices import public
+from notices import security
+from notices import templating
+from notices.extensions import csrf
+from notices.extensions import db
+from notices.extensions import login_manager
+from notices.extensions import migrate
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 

@@ -1,9 +1,11 @@
 """Editor accounts: creation and passwords, hashed with Argon2id."""
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
 
 from notices import expiry
-from notices.extensions import db, login_manager
+from notices.extensions import db
+from notices.extensions import login_manager
 from notices.models import User
 
 # argon2-cffi's defaults are RFC 9106's low-memory profile (64 MiB, 3 passes), above OWASP's floor.

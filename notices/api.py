@@ -1,9 +1,18 @@
 """The JSON API under /api/v1: published notices and the lost-document lookup, no login."""
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+from flask import request
+from flask import url_for
 
-from notices import board, documents, expiry, kinds
+from notices import board
+from notices import documents
+from notices import expiry
+from notices import kinds
 from notices.extensions import db
-from notices.models import PUBLIC_STATUSES, LossItem, Notice
+from notices.models import PUBLIC_STATUSES
+from notices.models import LossItem
+from notices.models import Notice
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -5,11 +5,14 @@ way everywhere.
 """
 from dataclasses import dataclass
 
-from sqlalchemy import extract, func, or_
+from sqlalchemy import extract
+from sqlalchemy import func
+from sqlalchemy import or_
 
 from notices import expiry
 from notices.extensions import db
-from notices.models import PUBLIC_STATUSES, Notice
+from notices.models import PUBLIC_STATUSES
+from notices.models import Notice
 from notices.wording import Text
 
 LISTING_STATUSES = ("active", "archived", "all")

@@ -7,7 +7,10 @@ import flask_migrate
 from flask import current_app
 from flask.cli import with_appcontext
 
-from notices import accounts, expiry, seeds, services
+from notices import accounts
+from notices import expiry
+from notices import seeds
+from notices import services
 from notices.extensions import db
 
 DEMO_EDITOR = "demo-editor"

@@ -1,5 +1,6 @@
 """Error responses decided at app level: JSON under /api/, a page everywhere else."""
-from flask import render_template, request
+from flask import render_template
+from flask import request
 from werkzeug.exceptions import HTTPException
 
 from notices.api import error_response

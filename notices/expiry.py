@@ -3,7 +3,9 @@
 The clock is read once at the edge (a request, a CLI command) with :func:`utcnow`; everything
 below takes ``now`` or ``today`` as an argument, so each rule is tested without an app.
 """
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from zoneinfo import ZoneInfo
 
 # Days are counted in Tibet's legal time whatever zone the server runs in.

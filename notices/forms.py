@@ -7,23 +7,19 @@ same input with the same Chinese message.
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import (
-    DateField,
-    EmailField,
-    SelectChoice,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-    widgets,
-)
-from wtforms.validators import (
-    Email,
-    InputRequired,
-    Length,
-    Optional,
-    StopValidation,
-    ValidationError,
-)
+from wtforms import DateField
+from wtforms import EmailField
+from wtforms import SelectChoice
+from wtforms import SelectMultipleField
+from wtforms import StringField
+from wtforms import TextAreaField
+from wtforms import widgets
+from wtforms.validators import Email
+from wtforms.validators import InputRequired
+from wtforms.validators import Length
+from wtforms.validators import Optional
+from wtforms.validators import StopValidation
+from wtforms.validators import ValidationError
 
 from notices import wording
 

@@ -1,9 +1,15 @@
 """Pages for everyone: the front page, a page per type, permalinks and the archive."""
 import re
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import render_template
+from flask import request
 
-from notices import board, expiry, kinds
+from notices import board
+from notices import expiry
+from notices import kinds
 from notices.extensions import db
 
 bp = Blueprint("public", __name__)

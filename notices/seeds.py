@@ -4,9 +4,13 @@ They are the demo data and the reference for the wording tests: rendered from th
 each notice must read exactly as it was printed.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
+from datetime import datetime
+from datetime import time
 
-from notices import expiry, kinds, services
+from notices import expiry
+from notices import kinds
+from notices import services
 from notices.extensions import db
 from notices.models import Notice
 

@@ -14,7 +14,9 @@ from werkzeug.datastructures import MultiDict
 
 from notices import expiry
 from notices.extensions import db
-from notices.models import AuditEntry, LossItem, Notice
+from notices.models import AuditEntry
+from notices.models import LossItem
+from notices.models import Notice
 
 # Crockford's base-32 letters: no I, L, O or U to misread when a ref is read out by phone.
 REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

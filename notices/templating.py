@@ -1,10 +1,13 @@
 """Jinja filters and globals shared by every template."""
 import re
 
-from flask import request, url_for
-from markupsafe import Markup, escape
+from flask import request
+from flask import url_for
+from markupsafe import Markup
+from markupsafe import escape
 
-from notices import expiry, kinds
+from notices import expiry
+from notices import kinds
 from notices.services import STATUS_NAMES
 from notices.wording import cn_date
 

@@ -4,7 +4,8 @@ Pure functions. The punctuation follows the seed pages exactly (ASCII ``,`` ``:`
 ``;`` inside Chinese sentences), because a published notice must read as the printed one does.
 """
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 NUMERALS = "一二三四五六七八九十"
 

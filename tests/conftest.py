@@ -1,10 +1,16 @@
 import shutil
-from datetime import date, datetime, time
+from datetime import date
+from datetime import datetime
+from datetime import time
 
 import flask_migrate
 import pytest
 
-from notices import create_app, expiry, kinds, seeds, services
+from notices import create_app
+from notices import expiry
+from notices import kinds
+from notices import seeds
+from notices import services
 from notices.accounts import create_user
 from notices.extensions import db
 

@@ -3,10 +3,14 @@ import re
 import threading
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
+from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from notices import accounts, expiry, seeds, services
+from notices import accounts
+from notices import expiry
+from notices import seeds
+from notices import services
 from notices.extensions import db
 from notices.models import Notice
 

@@ -3,7 +3,8 @@ from datetime import date
 from notices import expiry
 from notices.accounts import authenticate
 from notices.extensions import db
-from notices.models import Notice, User
+from notices.models import Notice
+from notices.models import User
 
 
 def notices(app):

@@ -1,7 +1,8 @@
 import pytest
 
 from notices import documents
-from notices.documents import DocumentNumberError, check_number
+from notices.documents import DocumentNumberError
+from notices.documents import check_number
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,8 @@
 """Windows and expiry as pure functions of dates: no app, no patched clock."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from zoneinfo import ZoneInfo
 
 import pytest

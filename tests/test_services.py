@@ -1,13 +1,20 @@
 import re
-from datetime import date, timedelta
+from datetime import date
+from datetime import timedelta
 
 import pytest
-from conftest import at, seed_data
+from conftest import at
+from conftest import seed_data
 from sqlalchemy import update
 
-from notices import expiry, kinds, seeds, services
+from notices import expiry
+from notices import kinds
+from notices import seeds
+from notices import services
 from notices.extensions import db
-from notices.models import AuditEntry, LossItem, Notice
+from notices.models import AuditEntry
+from notices.models import LossItem
+from notices.models import Notice
 from notices.services import NoticeError
 
 

@@ -5,7 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from notices import expiry, kinds, seeds, services, wording
+from notices import expiry
+from notices import kinds
+from notices import seeds
+from notices import services
+from notices import wording
 from notices.kinds import loss_declaration
 
 SEED_PAGES = Path(__file__).parent / "data" / "seeds"

@@ -1,13 +1,12 @@
 """notice board schema
 
 Revision ID: f52814a44bfe
-Revises: 
+Revises:
 Create Date: 2026-11-24 00:08:23.174111
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'f52814a44bfe'
@@ -17,7 +16,7 @@ depends_on = None
 
 
 def upgrade():
-    
+
     op.create_table('notice',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ref', sa.String(length=24), nullable=False),
@@ -88,7 +87,7 @@ def upgrade():
 
 
 def downgrade():
-    
+
     with op.batch_alter_table('loss_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_loss_item_notice_id'))
         batch_op.drop_index(batch_op.f('ix_loss_item_document_number'))

@@ -3,7 +3,10 @@
 Adding a type is one module here (a :class:`~notices.kinds.base.Kind` and its form) plus its
 templates, and one line below.
 """
-from notices.kinds import expert_call, loss_declaration, supplier_call, wage_clearance
+from notices.kinds import expert_call
+from notices.kinds import loss_declaration
+from notices.kinds import supplier_call
+from notices.kinds import wage_clearance
 
 KINDS = {
     kind.code: kind

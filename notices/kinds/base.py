@@ -1,5 +1,6 @@
 """What every notice type declares, and the behaviour they share."""
-from notices import expiry, wording
+from notices import expiry
+from notices import wording
 from notices.wording import cn_date
 
 

@@ -1,5 +1,6 @@
 """评标专家库专家征集公告: a call for experts to join an organisation's bid-evaluation panel."""
-from notices import forms, wording
+from notices import forms
+from notices import wording
 from notices.kinds.base import CallKind
 
 METHODS = {"individual": "个人申请", "unit_recommendation": "单位推荐"}

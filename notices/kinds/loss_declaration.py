@@ -1,8 +1,16 @@
 """遗失声明: someone lost a document and declares it void."""
-from wtforms import FieldList, Form, FormField, SelectChoice, SelectField, StringField
-from wtforms.validators import Length, ValidationError
+from wtforms import FieldList
+from wtforms import Form
+from wtforms import FormField
+from wtforms import SelectChoice
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms.validators import Length
+from wtforms.validators import ValidationError
 
-from notices import documents, forms, wording
+from notices import documents
+from notices import forms
+from notices import wording
 from notices.kinds.base import Kind
 
 MAX_ITEMS = 20

@@ -2,7 +2,8 @@
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from notices import forms, wording
+from notices import forms
+from notices import wording
 from notices.kinds.base import CallKind
 
 SCOPES = {"works": "工程", "goods": "货物", "services": "服务"}

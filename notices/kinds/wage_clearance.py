@@ -2,7 +2,8 @@
 from wtforms import StringField
 from wtforms.validators import Length
 
-from notices import forms, wording
+from notices import forms
+from notices import wording
 from notices.kinds.base import Kind
 
 DEFAULT_AUTHORITY = "当地劳动局"
