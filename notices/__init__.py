@@ -6,12 +6,15 @@ from flask import Flask
 
 from notices import api
 from notices import cli
+from notices import editor
 from notices import errors
 from notices import public
 from notices import security
+from notices import submit
 from notices import templating
 from notices.extensions import csrf
 from notices.extensions import db
+from notices.extensions import limiter
 from notices.extensions import login_manager
 from notices.extensions import migrate
 
@@ -37,6 +40,12 @@ def create_app(test_config=None):
         PER_PAGE=20,
         # Flask-WTF would look for Flask-Babel; WTForms' own Chinese messages are used instead.
         WTF_I18N_ENABLED=False,
+        # Where Flask-Limiter counts; several workers need a shared store (redis://…).
+        RATELIMIT_STORAGE_URI="memory://",
+        # Submissions one address may make, on the form and through the API.
+        SUBMIT_RATE_LIMIT="20 per hour",
+        # Login attempts one address may make.
+        LOGIN_RATE_LIMIT="10 per minute;50 per day",
         # Session cookies are never readable from scripts and never sent cross-site.
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -52,13 +61,18 @@ def create_app(test_config=None):
     migrate.init_app(app, db, directory=os.path.join(REPO_ROOT, "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
     templating.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(submit.bp)
+    app.register_blueprint(editor.bp)
     app.register_blueprint(api.bp)
+    # The API authenticates nothing by cookie, so a cross-site form cannot act through it.
+    csrf.exempt(api.bp)
     return app
 
 

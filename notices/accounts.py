@@ -78,4 +78,6 @@ def authenticate(username, password):
 
 @login_manager.user_loader
 def load_user(user_id):
-    return db.session.get(User, int(user_id))
+    # A disabled account's open sessions end with it.
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None

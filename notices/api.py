@@ -9,10 +9,13 @@ from notices import board
 from notices import documents
 from notices import expiry
 from notices import kinds
+from notices import services
 from notices.extensions import db
+from notices.extensions import limiter
 from notices.models import PUBLIC_STATUSES
 from notices.models import LossItem
 from notices.models import Notice
+from notices.services import NoticeError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -100,6 +103,30 @@ def notice(ref):
     if notice is None:
         return error_response(404, f"no published notice with ref {ref}")
     return notice_json(board.show(notice, expiry.board_today(expiry.utcnow())))
+
+
+@bp.post("/submissions")
+@limiter.limit(lambda: current_app.config["SUBMIT_RATE_LIMIT"])
+def submissions():
+    """Accept a submission as JSON; 201 with its ref, or 422 with errors per field."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_response(400, "the body must be a JSON object")
+    kind = kinds.get(body.get("type")) if isinstance(body.get("type"), str) else None
+    if kind is None:
+        message = f"type must be one of: {', '.join(kinds.KINDS)}"
+        return error_response(422, message, {"type": [message]})
+    data = {k: v for k, v in body.items() if k != "type"}
+    try:
+        notice, token = services.submit(kind, services.flatten(data), now=expiry.utcnow())
+    except NoticeError as refused:
+        return error_response(422, "提交内容有误,请按字段修改", refused.errors)
+    body = {
+        "ref": notice.ref,
+        "status": notice.status,
+        "tracking_url": url_for("submit.track", token=token, _external=True),
+    }
+    return body, 201
 
 
 @bp.get("/lost-documents")

@@ -1,4 +1,6 @@
 """Flask extensions, created unbound and attached to the app in ``create_app``."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -20,6 +22,10 @@ migrate = Migrate()
 csrf = CSRFProtect()
 # Editor sessions.
 login_manager = LoginManager()
+login_manager.login_view = "editor.login"
+login_manager.login_message = "请先登录编辑账户"
+# Flood protection for submissions and logins; storage is set by RATELIMIT_STORAGE_URI.
+limiter = Limiter(get_remote_address)
 
 
 @event.listens_for(Engine, "connect")

@@ -72,8 +72,8 @@ class LinesField(TextAreaField):
     """A textarea whose data is the list of its lines, bare of numbering and closing marks."""
 
     def process_formdata(self, valuelist):
-        self.raw_text = valuelist[0] if valuelist else ""
-        self.data = wording.clean_lines(self.raw_text)
+        # The API may send a list of lines instead of one text.
+        self.data = wording.clean_lines("\n".join(valuelist))
 
     def _value(self):
         return "\n".join(self.data or [])
@@ -83,7 +83,7 @@ class SitesField(TextAreaField):
     """A textarea of sites, one per line: a name and an optional http/https URL."""
 
     def process_formdata(self, valuelist):
-        self.data = wording.parse_sites(valuelist[0] if valuelist else "")
+        self.data = wording.parse_sites("\n".join(valuelist))
 
     def _value(self):
         return wording.sites_text(self.data or [])
@@ -94,7 +94,7 @@ class SitesField(TextAreaField):
                 raise ValidationError("每行先写网站名称,再写网址(可省略)")
             if len(site["url"]) > 300:
                 raise ValidationError("网址不能超过300个字符")
-        for line in (self.raw_data or [""])[0].splitlines():
+        for line in "\n".join(self.raw_data or []).splitlines():
             if re.search(r"\b(?!https?://)[a-z][a-z0-9+.-]*://", line, re.I):
                 raise ValidationError("网址只能以 http:// 或 https:// 开头")
 

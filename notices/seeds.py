@@ -108,20 +108,6 @@ SEEDS = [
 ]
 
 
-def formdata(data):
-    """Return a JSON-shaped submission as form fields: lists repeat, items become items-0-…."""
-    pairs = []
-    for name, value in data.items():
-        if name == "items":
-            for i, item in enumerate(value):
-                pairs += [(f"items-{i}-{key}", sub) for key, sub in item.items()]
-        elif isinstance(value, list):
-            pairs += [(name, v) for v in value]
-        else:
-            pairs.append((name, value))
-    return pairs
-
-
 def load(editor, *, now, as_printed=False):
     """Submit and approve every seed notice; return (loaded, already present).
 
@@ -143,14 +129,14 @@ def load(editor, *, now, as_printed=False):
         if _present(kind, data, seed, as_printed, today):
             present += 1
             continue
-        notice, _ = services.submit(kind, formdata(data), now=when)
+        notice, _ = services.submit(kind, services.flatten(data), now=when)
         services.approve(notice, editor, now=when)
         loaded += 1
     return loaded, present
 
 
 def _present(kind, data, seed, as_printed, today):
-    form = services.validate(kind, formdata(data), today=None)
+    form = services.validate(kind, services.flatten(data), today=None)
     title = kind.title(kind.fields_from_form(form))
     candidates = db.session.scalars(
         db.select(Notice).where(Notice.kind == kind.code, Notice.status == "published")

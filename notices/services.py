@@ -36,9 +36,11 @@ ACTIONS = {"approve": "发布", "reject": "退回", "withdraw": "撤回", "revok
 class NoticeError(Exception):
     """A refused submission or transition; ``errors`` maps field names to messages."""
 
-    def __init__(self, errors):
+    def __init__(self, errors, form=None):
         super().__init__(errors)
         self.errors = errors
+        # The refused form, so a page can show it again with everything the person typed.
+        self.form = form
 
     @classmethod
     def on(cls, field, message):
@@ -64,6 +66,57 @@ def hash_token(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def flatten(data):
+    """Return a JSON-shaped submission as form fields, or raise NoticeError for a bad shape.
+
+    Lists repeat their field (``scopes``) and loss items become ``items-0-owner_name`` …, the
+    names the HTML form posts, so one form validates both.
+    """
+    pairs = []
+
+    def scalar(name, value):
+        if value is None:
+            return ""
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise NoticeError.on(name, "应为文字或数字")
+
+    for name, value in data.items():
+        if name == "items":
+            if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
+                raise NoticeError.on("items", "应为证件列表,每项包含 owner_name、document_type、document_number")
+            for i, item in enumerate(value):
+                pairs += [(f"items-{i}-{key}", scalar(f"items-{i}-{key}", sub)) for key, sub in item.items()]
+        elif isinstance(value, list):
+            pairs += [(name, scalar(name, v)) for v in value]
+        else:
+            pairs.append((name, scalar(name, value)))
+    return pairs
+
+
+def field_errors(form):
+    """Return a validated form's errors keyed by the names it posts: items-0-document_number.
+
+    WTForms nests FieldList errors by position and drops the positions of valid entries;
+    flat names say exactly which row is wrong, on the page and in the API.
+    """
+    errors = {}
+    for field in form:
+        entries = getattr(field, "entries", None)
+        if entries is None:
+            if field.errors:
+                errors[field.name] = list(field.errors)
+            continue
+        for entry in entries:
+            for sub in entry.form:
+                if sub.errors:
+                    errors[sub.name] = list(sub.errors)
+        own = [e for e in field.errors if isinstance(e, str)]
+        if own:
+            errors[field.name] = own
+    return errors
+
+
 def validate(kind, formdata, today):
     """Return the type's form filled from ``formdata`` and validated, or raise NoticeError.
 
@@ -74,7 +127,7 @@ def validate(kind, formdata, today):
     form = kind.form(formdata=formdata, meta={"csrf": False})
     form.today = today
     if not form.validate():
-        raise NoticeError(form.errors)
+        raise NoticeError(field_errors(form), form=form)
     return form
 
 

@@ -11,6 +11,16 @@ from notices import kinds
 from notices.services import STATUS_NAMES
 from notices.wording import cn_date
 
+# How the audit trail's actions read on the review page.
+ACTION_NAMES = {
+    "submit": "提交",
+    "approve": "通过并发布",
+    "reject": "退回",
+    "withdraw": "撤回",
+    "revoke": "撤销",
+    "expire": "期满",
+}
+
 URL = re.compile(r"https?://[^\s()<>()]+")
 
 
@@ -45,3 +55,4 @@ def init_app(app):
     app.add_template_global(page_url)
     app.add_template_global(kinds.KINDS, "KINDS")
     app.add_template_global(STATUS_NAMES, "STATUS_NAMES")
+    app.add_template_global(ACTION_NAMES, "ACTION_NAMES")

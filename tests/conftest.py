@@ -93,7 +93,7 @@ def make_notice(app, editor):
         data.update(overrides)
         with app.app_context():
             user = db.session.merge(editor)
-            notice, token = services.submit(kind, seeds.formdata(data), now=at(day, 8))
+            notice, token = services.submit(kind, services.flatten(data), now=at(day, 8))
             if status in ("published", "revoked"):
                 services.approve(notice, user, now=at(day, 9))
             if status == "revoked":

@@ -9,7 +9,6 @@ from sqlalchemy import update
 
 from notices import expiry
 from notices import kinds
-from notices import seeds
 from notices import services
 from notices.extensions import db
 from notices.models import AuditEntry
@@ -26,7 +25,7 @@ def test_submit_stores_a_pending_notice_with_ref_and_private_token(app):
     with app.app_context():
         notice, token = services.submit(
             kinds.get("wage_clearance"),
-            seeds.formdata(seed_data("wage_clearance")),
+            services.flatten(seed_data("wage_clearance")),
             now=at(date(2026, 7, 9)),
         )
         assert re.fullmatch(r"GZ-20260709-[0-9A-HJKMNP-TV-Z]{5}", notice.ref)
@@ -50,9 +49,9 @@ def test_refused_submission_stores_nothing(app):
     data["items"] = [{"owner_name": "", "document_type": "id_card", "document_number": "540102199001011234"}]
     with app.app_context():
         with pytest.raises(NoticeError) as refused:
-            services.submit(kinds.get("loss_declaration"), seeds.formdata(data), now=expiry.utcnow())
+            services.submit(kinds.get("loss_declaration"), services.flatten(data), now=expiry.utcnow())
         assert "校验码不符" in refused.value.message
-        assert "items" in refused.value.errors
+        assert list(refused.value.errors) == ["items-0-document_number"]
         assert db.session.scalar(db.select(db.func.count(Notice.id))) == 0
         assert db.session.scalar(db.select(db.func.count(LossItem.id))) == 0
 
@@ -80,7 +79,7 @@ def test_call_cannot_be_submitted_with_a_start_in_the_past(app):
     data["window_start"] = "2024-03-07"
     with app.app_context():
         with pytest.raises(NoticeError) as refused:
-            services.submit(kinds.get("supplier_call"), seeds.formdata(data), now=at(date(2024, 3, 8)))
+            services.submit(kinds.get("supplier_call"), services.flatten(data), now=at(date(2024, 3, 8)))
         assert refused.value.errors == {"window_start": ["征集开始日期不能早于今天"]}
 
 

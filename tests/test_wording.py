@@ -45,7 +45,7 @@ def render(app):
         if kind.submitter_sets_window:
             data["window_start"] = start.isoformat()
         with app.app_context():
-            form = services.validate(kind, seeds.formdata(data), today=None)
+            form = services.validate(kind, services.flatten(data), today=None)
             return kind.preview(form, start, end or expiry.window_end(start, 30))
 
     return render

@@ -17,6 +17,8 @@ class Kind:
     name = ""
     #: A short name for navigation on a phone.
     short_name = ""
+    #: One sentence telling a submitter what this type is for.
+    summary = ""
     #: Two letters opening each reference number, so a ref tells its type at a glance.
     ref_prefix = ""
     #: What the window is called on the notice's page: 征集期, 异议期, 公示期.
@@ -27,6 +29,14 @@ class Kind:
     form = None
     #: Field names that are published (everything but the submitter's contacts).
     public_fields = ()
+
+    @property
+    def form_fields(self):
+        """Return the names of the form's public fields, in the order the form asks them."""
+        names = list(self.public_fields)
+        if self.submitter_sets_window:
+            names.insert(1, "window_start")
+        return names
 
     def title(self, fields):
         """Return the notice's title in listings and feeds."""
@@ -49,8 +59,12 @@ class Kind:
         fields = self.fields_from_form(form)
         items = self.items_from_form(form)
         if items:
-            fields["items"] = items
+            fields["items"] = [self.mask_item(item) for item in items]
         return self.text(fields, start, end)
+
+    def mask_item(self, item):
+        """Return a declared document as public pages show it."""
+        return item
 
     def fields_of(self, notice, masked=True):
         """Return a notice's public fields; ``masked`` hides what public pages must not show."""

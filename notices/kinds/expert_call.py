@@ -24,6 +24,7 @@ class ExpertCall(CallKind):
     code = "expert_call"
     name = "评标专家库专家征集公告"
     short_name = "专家征集"
+    summary = "企业、单位公开征集评标专家,建立或充实评标专家库。"
     ref_prefix = "ZJ"
     form = ExpertCallForm
     public_fields = (

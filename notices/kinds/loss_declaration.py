@@ -72,10 +72,12 @@ class LossDeclaration(Kind):
     code = "loss_declaration"
     name = "遗失声明"
     short_name = "遗失声明"
+    summary = "个人或单位遗失证件(身份证、营业执照、出生医学证明、警官证等),登报声明作废。"
     ref_prefix = "YS"
     window_label = "公示期"
     form = LossDeclarationForm
     public_fields = ("declarant",)
+    form_fields = ("declarant", "items")
 
     def items_from_form(self, form):
         declarant = form.declarant.data
@@ -90,6 +92,10 @@ class LossDeclaration(Kind):
             }
             for item in form.items
         ]
+
+    def mask_item(self, item):
+        number = documents.mask_number(item["document_type"], item["document_number"])
+        return dict(item, document_number=number)
 
     def fields_of(self, notice, masked=True):
         fields = dict(notice.fields)

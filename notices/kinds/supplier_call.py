@@ -33,6 +33,7 @@ class SupplierCall(CallKind):
     code = "supplier_call"
     name = "非招标采购供应商入库征集公告"
     short_name = "供应商征集"
+    summary = "企业、单位公开征集供应商进入合格供应商库,用于询价、竞争性谈判等非招标采购。"
     ref_prefix = "GY"
     scopes = SCOPES
     form = SupplierCallForm

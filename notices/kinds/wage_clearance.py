@@ -40,6 +40,7 @@ class WageClearance(Kind):
     code = "wage_clearance"
     name = "民工工资结清公示"
     short_name = "工资结清公示"
+    summary = "工程竣工后,承建单位公示民工工资已全部结清,接受30日内的异议。"
     ref_prefix = "GZ"
     window_label = "异议期"
     form = WageClearanceForm

@@ -1,0 +1,163 @@
+"""Pages for submitters: a form per type, a preview, the receipt and the private tracking page."""
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from werkzeug.datastructures import MultiDict
+
+from notices import expiry
+from notices import kinds
+from notices import services
+from notices.extensions import db
+from notices.extensions import limiter
+from notices.models import Notice
+from notices.services import NoticeError
+
+bp = Blueprint("submit", __name__)
+
+# Posted fields that steer the form rather than carry the notice.
+CONTROL_FIELDS = ("csrf_token", "action")
+
+
+def _kind_or_404(code):
+    kind = kinds.get(code)
+    if kind is None:
+        abort(404)
+    return kind
+
+
+def _submit_limit():
+    return current_app.config["SUBMIT_RATE_LIMIT"]
+
+
+def _notice_data():
+    """Return the posted notice fields without the form's own controls."""
+    return MultiDict([(k, v) for k, v in request.form.items(multi=True) if k not in CONTROL_FIELDS])
+
+
+def _without_item(formdata, drop):
+    """Return ``formdata`` with loss item ``drop`` removed and the rest renumbered."""
+    kept, items = MultiDict(), {}
+    for key, value in formdata.items(multi=True):
+        parts = key.split("-", 2)
+        if len(parts) == 3 and parts[0] == "items" and parts[1].isdigit():
+            items.setdefault(int(parts[1]), []).append((parts[2], value))
+        else:
+            kept.add(key, value)
+    for new, old in enumerate(i for i in sorted(items) if i != drop):
+        for name, value in items[old]:
+            kept.add(f"items-{new}-{name}", value)
+    return kept
+
+
+def _render_form(kind, form, status=200):
+    return render_template("submit/form.html", kind=kind, form=form), status
+
+
+def _window(kind, form, today):
+    """Return the window a preview shows: the chosen start, or publication assumed today."""
+    start = form.window_start.data if kind.submitter_sets_window else today
+    return start, expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
+
+
+@bp.get("/submit")
+def choose():
+    """Let the submitter pick the type of notice."""
+    return render_template("submit/choose.html")
+
+
+@bp.get("/submit/<code>")
+def new(code):
+    """Show an empty form for one type, its window starting today."""
+    kind = _kind_or_404(code)
+    form = kind.form(formdata=None, meta={"csrf": False})
+    if kind.submitter_sets_window:
+        form.window_start.data = expiry.board_today(expiry.utcnow())
+    return _render_form(kind, form)
+
+
+@bp.post("/submit/<code>")
+def preview(code):
+    """Add or remove a document row, or validate the form and show the notice as it will read."""
+    kind = _kind_or_404(code)
+    action = request.form.get("action", "preview")
+    data = _notice_data()
+    if action.startswith("remove-") and action[7:].isdigit():
+        data = _without_item(data, int(action[7:]))
+    if action != "preview":
+        form = kind.form(formdata=data, meta={"csrf": False})
+        if action == "add" and hasattr(form, "items") and len(form.items) < form.items.max_entries:
+            form.items.append_entry()
+        return _render_form(kind, form)
+    today = expiry.board_today(expiry.utcnow())
+    try:
+        form = services.validate(kind, data, today)
+    except NoticeError as refused:
+        return _render_form(kind, refused.form, 422)
+    start, end = _window(kind, form, today)
+    return render_template(
+        "submit/preview.html",
+        kind=kind,
+        text=kind.preview(form, start, end),
+        hidden=data.items(multi=True),
+        submitter_sets_window=kind.submitter_sets_window,
+    )
+
+
+@bp.post("/submit/<code>/confirm")
+@limiter.limit(_submit_limit)
+def confirm(code):
+    """Store the previewed submission and send the submitter to its tracking page."""
+    kind = _kind_or_404(code)
+    try:
+        notice, token = services.submit(kind, _notice_data(), now=expiry.utcnow())
+    except NoticeError as refused:
+        return _render_form(kind, refused.form, 422)
+    flash(f"提交成功,编号 {notice.ref}。请收藏本页链接,凭它查看审核进度。", "success")
+    return redirect(url_for("submit.track", token=token))
+
+
+def _tracked_or_404(token):
+    notice = db.session.scalar(
+        db.select(Notice).where(Notice.tracking_hash == services.hash_token(token))
+    )
+    if notice is None:
+        abort(404)
+    return notice
+
+
+@bp.get("/track/<token>")
+def track(token):
+    """Show the submitter where their notice stands."""
+    notice = _tracked_or_404(token)
+    today = expiry.board_today(expiry.utcnow())
+    kind = notice.kind_def
+    start = notice.window_start or today
+    end = notice.window_end or expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
+    fields = kind.fields_of(notice, masked=True)
+    response = render_template(
+        "submit/track.html",
+        notice=notice,
+        kind=kind,
+        text=kind.text(fields, start, end),
+        status_line=kind.status_line(notice, today) if notice.is_public else None,
+    )
+    # The address is the submitter's key: keep it out of caches and search engines.
+    return response, 200, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+@bp.post("/track/<token>/withdraw")
+def withdraw(token):
+    """Let the submitter withdraw a notice that is still waiting for review."""
+    notice = _tracked_or_404(token)
+    try:
+        services.withdraw(notice, now=expiry.utcnow())
+    except NoticeError as refused:
+        flash(refused.message, "error")
+    else:
+        flash("已撤回。该公告不会发布。", "success")
+    return redirect(url_for("submit.track", token=token))
