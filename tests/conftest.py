@@ -24,6 +24,8 @@ def config(tmp_path, db_path):
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
         "SEARCH_INDEX_DIR": str(tmp_path / "index"),
         "WTF_CSRF_ENABLED": False,
+        # Tests submit far more than a person would; the limits have tests of their own.
+        "RATELIMIT_ENABLED": False,
     }
 
 
