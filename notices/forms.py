@@ -120,6 +120,37 @@ class MultiCheckboxField(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
 
+    def process_formdata(self, valuelist):
+        # An API client may send "" for none chosen; that is no choice, not a bad one.
+        super().process_formdata([v for v in valuelist if v.strip()])
+
+    def pre_validate(self, form):
+        offered = {choice.value for choice in self.choices}
+        unknown = [value for value in self.data or [] if value not in offered]
+        if unknown:
+            raise ValidationError(f"“{unknown[0]}”不是可选的项目")
+
+
+class BoardDateField(DateField):
+    """A date typed as 2024-03-08 (or picked); blank means missing, not malformed."""
+
+    def process_formdata(self, valuelist):
+        if not "".join(valuelist).strip():
+            self.data = None
+            return
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("日期格式应为 年-月-日,如 2024-03-08") from None
+
+
+def required_date(what):
+    def check(form, field):
+        if field.data is None and not field.process_errors:
+            raise StopValidation(f"请填写{what}")
+
+    return check
+
 
 class NoticeForm(FlaskForm):
     """The submitter's own contacts, asked on every type and never published."""
@@ -156,9 +187,9 @@ class CallForm(NoticeForm):
         filters=[strip],
         description="公告标题中的单位全称,如 西藏开发投资集团有限公司",
     )
-    window_start = DateField(
+    window_start = BoardDateField(
         "征集开始日期",
-        [InputRequired("请填写征集开始日期")],
+        [required_date("征集开始日期")],
         description="征集期从这一天起共30天",
     )
     details = SitesField(

@@ -39,7 +39,9 @@ class LossItemForm(Form):
     document_number = StringField(
         "证件编号",
         [forms.Required("证件编号")],
-        description="居民身份证公开时只显示前6位和后4位",
+        description=";".join(
+            f"{t.name}:{t.hint}" for t in documents.DOCUMENT_TYPES.values() if t.code != "other"
+        ) + "。居民身份证号公开时只显示前6位和后4位。",
     )
 
     def validate_document_type_other(self, field):
@@ -47,6 +49,8 @@ class LossItemForm(Form):
             raise ValidationError("请填写证件名称")
 
     def validate_document_number(self, field):
+        if self.document_type.data not in documents.DOCUMENT_TYPES:
+            return  # the type's own error says what to fix first
         try:
             field.data = documents.check_number(self.document_type.data, field.data)
         except documents.DocumentNumberError as error:

@@ -1,0 +1,177 @@
+"""Every validation rule, with good and bad values, through the one validation path."""
+from datetime import date
+
+import pytest
+from conftest import seed_data
+
+from notices import kinds
+from notices import services
+from notices.services import NoticeError
+
+TODAY = date(2024, 3, 8)
+
+
+def errors_for(app, code, **changes):
+    """Return the field errors of a seed submission with ``changes`` (None removes a field)."""
+    data = seed_data(code)
+    if kinds.get(code).submitter_sets_window:
+        data["window_start"] = TODAY.isoformat()
+    for name, value in changes.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    with app.app_context():
+        try:
+            services.validate(kinds.get(code), services.flatten(data), TODAY)
+        except NoticeError as refused:
+            return refused.errors
+    return {}
+
+
+@pytest.mark.parametrize("code", list(kinds.KINDS))
+def test_every_seed_is_valid(app, code):
+    assert errors_for(app, code) == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "field", "message"),
+    [
+        ("supplier_call", "issuer", "请填写发布单位"),
+        ("supplier_call", "requirements", "请填写申请入库基本条件"),
+        ("supplier_call", "participation", "请填写入库供应商参与范围"),
+        ("supplier_call", "contact_unit", "请填写联系单位"),
+        ("supplier_call", "contact_name", "请填写联系人"),
+        ("supplier_call", "contact_phone", "请填写联系电话"),
+        ("supplier_call", "contact_email", "请填写联系邮箱"),
+        ("supplier_call", "window_start", "请填写征集开始日期"),
+        ("supplier_call", "scopes", "请至少选择一项征集范围"),
+        ("expert_call", "application_methods", "请至少选择一项征集方式"),
+        ("expert_call", "requirements", "请填写征集要求"),
+        ("wage_clearance", "contractor", "请填写承建单位"),
+        ("wage_clearance", "project_name", "请填写项目名称"),
+        ("wage_clearance", "contact_phone", "请填写联系电话"),
+        ("loss_declaration", "declarant", "请填写声明人"),
+        ("loss_declaration", "submitter_name", "请填写提交人姓名或单位名称"),
+        ("loss_declaration", "submitter_phone", "请填写提交人电话"),
+    ],
+)
+@pytest.mark.parametrize("blank", [None, "", "   "])
+def test_required_fields(app, code, field, message, blank):
+    assert errors_for(app, code, **{field: blank})[field] == [message]
+
+
+def test_lines_of_only_punctuation_are_empty(app):
+    assert errors_for(app, "supplier_call", requirements=";;\n。")["requirements"] == ["请填写申请入库基本条件"]
+
+
+@pytest.mark.parametrize(
+    ("phone", "ok"),
+    [
+        ("13889099800", True),
+        ("138 8909 9800", True),
+        ("0891-6321234", True),
+        ("08916321234", True),
+        ("0891-6321234-802", True),
+        ("010-12345678", True),
+        ("12345", False),
+        ("23889099800", False),
+        ("138890998001", False),
+        ("891-6321234", False),
+        ("phone", False),
+    ],
+)
+def test_phone_numbers(app, phone, ok):
+    errors = errors_for(app, "wage_clearance", contact_phone=phone)
+    assert ("contact_phone" not in errors) is ok
+    if not ok:
+        assert "手机号" in errors["contact_phone"][0]
+
+
+@pytest.mark.parametrize(
+    ("email", "ok"),
+    [("zczx@xzkt.net", True), ("a.b@example.com.cn", True), ("zczx", False), ("a@", False), ("@b.cn", False)],
+)
+def test_emails(app, email, ok):
+    errors = errors_for(app, "supplier_call", contact_email=email)
+    assert ("contact_email" not in errors) is ok
+    optional = errors_for(app, "loss_declaration", submitter_email=email)
+    assert ("submitter_email" not in optional) is ok
+
+
+def test_optional_submitter_email_may_be_empty(app):
+    assert errors_for(app, "loss_declaration", submitter_email="") == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2024-02-30", "日期格式应为"),
+        ("08/03/2024", "日期格式应为"),
+        ("tomorrow", "日期格式应为"),
+        ("2024-03-07", "征集开始日期不能早于今天"),
+    ],
+)
+def test_window_start_must_be_a_real_date_not_in_the_past(app, value, message):
+    assert message in errors_for(app, "expert_call", window_start=value)["window_start"][0]
+
+
+def test_window_start_today_or_later_is_fine(app):
+    assert errors_for(app, "expert_call", window_start="2024-03-08") == {}
+    assert errors_for(app, "expert_call", window_start="2025-01-01") == {}
+
+
+@pytest.mark.parametrize(
+    ("details", "ok"),
+    [
+        ("门户网站 http://www.xzkt.com/", True),
+        ("门户网站 https://www.xzkt.com/a?b=1", True),
+        ("中国采购与招标网", True),
+        ("门户网站 javascript://alert(1)", False),
+        ("门户网站 ftp://files.xzkt.com/", False),
+        ("http://www.xzkt.com/", False),
+    ],
+)
+def test_details_urls_are_http_or_https(app, details, ok):
+    errors = errors_for(app, "supplier_call", details=details)
+    assert ("details" not in errors) is ok
+
+
+def test_unknown_choices_are_refused(app):
+    assert "scopes" in errors_for(app, "supplier_call", scopes=["works", "weapons"])
+    assert "application_methods" in errors_for(app, "expert_call", application_methods=["lottery"])
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "message"),
+    [
+        ({"document_type": "id_card", "document_number": "540102199001011234"}, "document_number", "校验码不符"),
+        ({"document_type": "business_license", "document_number": "91350100M000100Y44"}, "document_number", "校验码不符"),
+        ({"document_type": "birth_certificate", "document_number": "5400597741"}, "document_number", "1个字母加9位数字"),
+        ({"document_type": "police_id", "document_number": "3974031"}, "document_number", "6位数字"),
+        ({"document_type": "other", "document_number": "A1"}, "document_type_other", "请填写证件名称"),
+        ({"document_type": "passport", "document_number": "E1"}, "document_type", "不是有效的选择"),
+        ({"document_type": "police_id", "document_number": ""}, "document_number", "请填写证件编号"),
+    ],
+)
+def test_loss_items_name_the_broken_rule_and_the_row(app, item, field, message):
+    good = {"owner_name": "", "document_type": "police_id", "document_number": "397403"}
+    errors = errors_for(app, "loss_declaration", items=[good, dict(item, owner_name="")])
+    assert list(errors) == [f"items-1-{field}"]
+    assert message in errors[f"items-1-{field}"][0]
+
+
+def test_the_same_document_twice_is_refused(app):
+    item = {"owner_name": "", "document_type": "police_id", "document_number": "397403"}
+    errors = errors_for(app, "loss_declaration", items=[item, dict(item, document_number="397 403")])
+    assert errors == {"items": ["同一证件填写了两次"]}
+
+
+def test_a_declaration_needs_at_least_one_item(app):
+    errors = errors_for(app, "loss_declaration", items=[])
+    assert "items-0-document_number" in errors
+
+
+def test_too_long_values_are_refused(app):
+    assert "issuer" in errors_for(app, "supplier_call", issuer="公" * 101)
+    assert "requirements" in errors_for(app, "supplier_call", requirements="条" * 301)

@@ -1,0 +1,155 @@
+import re
+from datetime import date
+
+import pytest
+from conftest import seed_data
+from werkzeug.datastructures import MultiDict
+
+from notices import expiry
+from notices import kinds
+from notices import services
+from notices.extensions import db
+from notices.models import Notice
+
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+def posted(code, **changes):
+    """Return the seed's fields as the HTML form posts them."""
+    data = seed_data(code)
+    if kinds.get(code).submitter_sets_window:
+        data["window_start"] = expiry.board_today(expiry.utcnow()).isoformat()
+    data.update(changes)
+    return MultiDict(services.flatten(data))
+
+
+def count(app):
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.count(Notice.id)))
+
+
+def test_choose_page_offers_every_type(client):
+    page = text(client.get("/submit"))
+    for code, kind in kinds.KINDS.items():
+        assert f'href="/submit/{code}"' in page and kind.name in page
+
+
+@pytest.mark.parametrize("code", list(kinds.KINDS))
+def test_each_form_renders_with_labels_help_and_defaults(client, code):
+    page = text(client.get(f"/submit/{code}"))
+    assert "提交人信息(仅编辑可见,不公开)" in page
+    assert 'name="submitter_phone"' in page
+    if kinds.get(code).submitter_sets_window:
+        today = expiry.board_today(expiry.utcnow()).isoformat()
+        assert f'name="window_start" type="date" value="{today}"' in page
+    if code == "loss_declaration":
+        assert 'name="items-0-document_number"' in page
+        assert "警官证内页的6位警号" in page
+
+
+def test_unknown_type_is_404(client):
+    assert client.get("/submit/tender").status_code == 404
+    assert client.post("/submit/tender/confirm").status_code == 404
+
+
+def test_refused_form_keeps_what_was_typed_and_says_why_in_place(client, app):
+    data = posted("wage_clearance", contact_phone="12345", project_name="")
+    response = client.post("/submit/wage_clearance", data=data)
+    assert response.status_code == 422
+    page = text(response)
+    assert "请填写项目名称" in page
+    assert "请填写11位手机号" in page
+    assert 'value="西藏星灿建设工程有限公司"' in page
+    assert 'value="12345"' in page
+    assert 'aria-invalid="true"' in page
+    assert count(app) == 0
+
+
+def test_preview_shows_the_canonical_wording_and_stores_nothing(client, app):
+    page = text(client.post("/submit/loss_declaration", data=posted("loss_declaration")))
+    assert "扎西央珍不慎,将巴登曲加的出生医学证明(编号:T540059774)丢失,声明作废。" in page
+    assert 'name="items-0-document_number" value="T540059774"' in page
+    assert count(app) == 0
+
+
+def test_preview_masks_id_numbers_as_they_will_be_published(client):
+    items = [{"owner_name": "", "document_type": "id_card", "document_number": "540102199001011233"}]
+    page = text(client.post("/submit/loss_declaration", data=posted("loss_declaration", items=items)))
+    assert "(身份证号:540102********1233)" in page
+
+
+def test_add_and_remove_loss_rows_without_javascript(client):
+    data = posted("loss_declaration")
+    added = text(client.post("/submit/loss_declaration", data=MultiDict([*data.items(multi=True), ("action", "add")])))
+    assert added.count('<fieldset class="item">') == 2
+    assert "请填写" not in added  # adding a row is not a validation
+    two = [
+        *data.items(multi=True),
+        ("items-1-owner_name", "格桑"),
+        ("items-1-document_type", "police_id"),
+        ("items-1-document_number", "123456"),
+        ("action", "remove-0"),
+    ]
+    removed = text(client.post("/submit/loss_declaration", data=MultiDict(two)))
+    assert removed.count('<fieldset class="item">') == 1
+    assert 'name="items-0-owner_name" type="text" value="格桑"' in removed
+
+
+def test_confirm_stores_and_redirects_to_the_tracking_page(client, app):
+    response = client.post("/submit/supplier_call/confirm", data=posted("supplier_call"))
+    assert response.status_code == 302
+    tracking = response.headers["Location"]
+    assert re.fullmatch(r"/track/[A-Za-z0-9_-]{32}", tracking)
+    page = client.get(tracking)
+    assert page.headers["Cache-Control"] == "no-store"
+    body = text(page)
+    assert "提交成功,编号 GY-" in body and "待审核" in body
+    assert count(app) == 1
+
+
+def test_confirm_of_an_altered_preview_is_refused_and_stores_nothing(client, app):
+    data = posted("supplier_call", contact_email="not-an-email")
+    response = client.post("/submit/supplier_call/confirm", data=data)
+    assert response.status_code == 422
+    assert "邮箱格式不正确" in text(response)
+    assert count(app) == 0
+
+
+def test_tracking_unknown_token_is_404(client):
+    assert client.get("/track/not-a-real-token").status_code == 404
+
+
+def test_submitter_withdraws_while_pending(client, make_notice, app):
+    notice = make_notice("loss_declaration", status="submitted")
+    response = client.post(f"/track/{notice.token}/withdraw", follow_redirects=True)
+    assert "已撤回" in text(response)
+    again = client.post(f"/track/{notice.token}/withdraw", follow_redirects=True)
+    assert "不能撤回" in text(again)
+
+
+def test_tracking_shows_a_rejection_reason(client, make_notice):
+    notice = make_notice("loss_declaration", status="rejected")
+    page = text(client.get(f"/track/{notice.token}"))
+    assert "未通过" in page and "材料不全" in page
+
+
+def test_tracking_of_a_published_notice_links_to_it(client, make_notice):
+    notice = make_notice("loss_declaration", day=date(2026, 7, 10))
+    page = text(client.get(f"/track/{notice.token}"))
+    assert f'href="/notices/{notice.ref}"' in page
+
+
+def test_submissions_are_rate_limited_with_a_friendly_page(client, app):
+    app.config["RATELIMIT_ENABLED"] = True
+    app.config["SUBMIT_RATE_LIMIT"] = "2 per hour"
+    from notices.extensions import limiter
+
+    limiter.init_app(app)
+    for _ in range(2):
+        assert client.post("/submit/loss_declaration/confirm", data=posted("loss_declaration")).status_code == 302
+    response = client.post("/submit/loss_declaration/confirm", data=posted("loss_declaration"))
+    assert response.status_code == 429
+    assert "操作太频繁,请稍后再试" in text(response)
+    assert count(app) == 2
