@@ -28,6 +28,7 @@ from notices import services
 from notices.extensions import db
 from notices.extensions import limiter
 from notices.extensions import login_manager
+from notices.forms import choices
 from notices.models import Notice
 from notices.models import User
 from notices.services import NoticeError
@@ -48,7 +49,7 @@ class UserForm(FlaskForm):
         locales = ["zh"]
 
     username = StringField("用户名", [InputRequired("请填写用户名")])
-    role = SelectField("角色", choices=[("editor", "编辑"), ("admin", "管理员")])
+    role = SelectField("角色", choices=choices({"editor": "编辑", "admin": "管理员"}))
     password = PasswordField("初始密码", [InputRequired("请填写初始密码")])
 
 

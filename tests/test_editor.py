@@ -1,0 +1,225 @@
+import re
+from datetime import date
+
+import pytest
+from conftest import EDITOR_PASSWORD
+
+from notices import accounts
+from notices import create_app
+from notices import expiry
+from notices.extensions import db
+from notices.models import Notice
+
+EDITOR_ROUTES = [
+    ("GET", "/editor/"),
+    ("GET", "/editor/notices/{ref}"),
+    ("POST", "/editor/notices/{ref}/approve"),
+    ("POST", "/editor/notices/{ref}/reject"),
+    ("POST", "/editor/notices/{ref}/revoke"),
+    ("POST", "/editor/logout"),
+    ("GET", "/editor/users"),
+    ("POST", "/editor/users"),
+    ("POST", "/editor/users/1/active"),
+    ("POST", "/editor/users/1/password"),
+]
+ADMIN_ROUTES = [r for r in EDITOR_ROUTES if "/users" in r[1]]
+
+
+def login(client, username="editor", password=EDITOR_PASSWORD):
+    return client.post("/editor/login", data={"username": username, "password": password})
+
+
+def load(app, ref):
+    with app.app_context():
+        notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
+        db.session.expunge(notice)
+        return notice
+
+
+def test_editor_routes_are_in_the_matrix(app):
+    """Every route under /editor/ but the login page is listed above, so none escapes the checks."""
+    routes = {
+        (method, re.sub(r"<(?:int:)?(\w+)>", "{\\1}", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/editor/") and rule.endpoint != "editor.login"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    listed = {(m, u.replace("/1/", "/{user_id}/")) for m, u in EDITOR_ROUTES}
+    assert routes == listed
+
+
+@pytest.mark.parametrize(("method", "url"), EDITOR_ROUTES)
+def test_anonymous_users_are_sent_to_login_and_nothing_changes(app, client, make_notice, method, url):
+    ref = make_notice("loss_declaration", status="submitted").ref
+    response = client.open(url.format(ref=ref), method=method, data={"reason": "x"})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/editor/login")
+    assert load(app, ref).status == "submitted"
+
+
+@pytest.mark.parametrize(("method", "url"), ADMIN_ROUTES)
+def test_editors_are_refused_admin_pages(client, editor, method, url):
+    login(client)
+    response = client.open(url, method=method, data={"username": "x", "password": "y" * 12, "active": "0"})
+    assert response.status_code == 403
+
+
+def test_login_logout(client, editor):
+    assert "用户名或密码不正确" in login(client, password="wrong-password").get_data(as_text=True)
+    assert client.get("/editor/").status_code == 302
+    response = login(client)
+    assert response.status_code == 302 and response.headers["Location"] == "/editor/"
+    assert client.get("/editor/").status_code == 200
+    client.post("/editor/logout")
+    assert client.get("/editor/").status_code == 302
+
+
+def test_login_only_follows_local_next(client, editor):
+    response = client.post("/editor/login?next=https://evil.example/", data={"username": "editor", "password": EDITOR_PASSWORD})
+    assert response.headers["Location"] == "/editor/"
+    client.post("/editor/logout")
+    response = client.post("/editor/login?next=/editor/users", data={"username": "editor", "password": EDITOR_PASSWORD})
+    assert response.headers["Location"] == "/editor/users"
+
+
+def test_queue_is_oldest_first_with_counts_and_a_type_filter(client, editor, make_notice):
+    first = make_notice("loss_declaration", status="submitted", day=date(2026, 7, 1)).ref
+    second = make_notice("wage_clearance", status="submitted", day=date(2026, 7, 2)).ref
+    make_notice("loss_declaration", index=1, day=date(2026, 7, 3))
+    login(client)
+    page = client.get("/editor/").get_data(as_text=True)
+    assert page.index(first) < page.index(second)
+    assert "共 2 份待审核" in page
+    wage_only = client.get("/editor/?type=wage_clearance").get_data(as_text=True)
+    assert second in wage_only and first not in wage_only
+
+
+def test_review_page_shows_everything_an_editor_needs(client, editor, make_notice):
+    item = {"owner_name": "", "document_type": "id_card", "document_number": "540102199001011233"}
+    make_notice("loss_declaration", index=1, items=[item], day=date(2026, 7, 1))
+    ref = make_notice("loss_declaration", status="submitted", items=[item], submitter_phone="13912345678").ref
+    login(client)
+    page = client.get(f"/editor/notices/{ref}").get_data(as_text=True)
+    assert "13912345678" in page
+    assert "540102199001011233" in page  # editors see the full number
+    assert "居民身份证 540102199001011233 已于2026年7月1日在 YS-20260701-" in page
+    assert "提交" in page and "通过并发布" in page
+
+
+def test_warning_for_a_wage_notice_of_the_same_project(client, editor, make_notice):
+    make_notice("wage_clearance", day=date(2026, 7, 10))
+    ref = make_notice("wage_clearance", status="submitted", day=date(2026, 7, 20)).ref
+    login(client)
+    page = client.get(f"/editor/notices/{ref}").get_data(as_text=True)
+    assert "同一项目的工资结清公示已于2026年7月10日发布" in page
+
+
+def test_warning_for_a_call_whose_start_has_passed(client, editor, make_notice):
+    ref = make_notice("supplier_call", status="submitted", day=date(2024, 3, 8)).ref
+    login(client)
+    page = client.get(f"/editor/notices/{ref}").get_data(as_text=True)
+    assert "征集开始日期 2024年3月8日 已过" in page
+    refused = client.post(f"/editor/notices/{ref}/approve", follow_redirects=True).get_data(as_text=True)
+    assert "征集开始日期已过" in refused
+
+
+def test_approve_reject_revoke_through_the_pages(app, client, editor, make_notice):
+    today = expiry.board_today(expiry.utcnow())
+    to_approve = make_notice("loss_declaration", status="submitted", day=today).ref
+    to_reject = make_notice("loss_declaration", index=1, status="submitted", day=today).ref
+    login(client)
+    client.post(f"/editor/notices/{to_approve}/approve")
+    assert load(app, to_approve).status == "published"
+    assert client.get(f"/notices/{to_approve}").status_code == 200
+
+    empty = client.post(f"/editor/notices/{to_reject}/reject", data={"reason": " "}, follow_redirects=True)
+    assert "请填写理由" in empty.get_data(as_text=True)
+    assert load(app, to_reject).status == "submitted"
+    client.post(f"/editor/notices/{to_reject}/reject", data={"reason": "材料不全"})
+    assert load(app, to_reject).reason == "材料不全"
+
+    client.post(f"/editor/notices/{to_approve}/revoke", data={"reason": "重复刊登"})
+    assert "已撤销:重复刊登" in client.get(f"/notices/{to_approve}").get_data(as_text=True)
+    history = client.get(f"/editor/notices/{to_approve}").get_data(as_text=True)
+    assert "editor · 通过并发布" in history and "editor · 撤销:重复刊登" in history
+
+
+def test_admin_manages_editor_accounts(app, client):
+    with app.app_context():
+        accounts.create_user("chief", "chief-password-1", role="admin")
+    login(client, "chief", "chief-password-1")
+    client.post("/editor/users", data={"username": "pema", "role": "editor", "password": "pema-password-1"})
+    weak = client.post("/editor/users", data={"username": "dorje", "role": "editor", "password": "short"})
+    assert "密码至少10位" in weak.get_data(as_text=True)
+    with app.app_context():
+        pema = accounts.find("pema")
+        assert pema is not None and accounts.find("dorje") is None
+        pema_id = pema.id
+    other = app.test_client()
+    login(other, "pema", "pema-password-1")
+    assert other.get("/editor/").status_code == 200
+    client.post(f"/editor/users/{pema_id}/active", data={"active": "0"})
+    # Disabling the account ends its open session too.
+    assert other.get("/editor/").status_code == 302
+    client.post(f"/editor/users/{pema_id}/active", data={"active": "1"})
+    client.post(f"/editor/users/{pema_id}/password", data={"password": "new-pema-password"})
+    assert login(other, "pema", "new-pema-password").status_code == 302
+
+
+def test_login_is_rate_limited(app, client, editor):
+    app.config.update(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+    from notices.extensions import limiter
+
+    limiter.init_app(app)
+    for _ in range(3):
+        login(client, password="wrong-password")
+    response = login(client)
+    assert response.status_code == 429
+    assert "操作太频繁" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def csrf_app(tmp_path, migrated_db):
+    """The app with CSRF protection on, as in production."""
+    import shutil
+
+    from conftest import config
+
+    shutil.copy(migrated_db, tmp_path / "csrf.db")
+    app = create_app({**config(tmp_path, tmp_path / "csrf.db"), "WTF_CSRF_ENABLED": True})
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def state_changing_routes(app):
+    return [
+        rule.rule for rule in app.url_map.iter_rules()
+        if "POST" in rule.methods and not rule.rule.startswith("/api/")
+    ]
+
+
+def test_every_state_changing_form_route_refuses_a_missing_or_bad_csrf_token(csrf_app):
+    client = csrf_app.test_client()
+    routes = state_changing_routes(csrf_app)
+    assert len(routes) >= 10
+    for rule in routes:
+        url = re.sub(r"<(?:int:)?\w+>", "1", rule).replace("<code>", "loss_declaration")
+        for token in (None, "forged"):
+            data = {"csrf_token": token} if token else {}
+            response = client.post(url, data=data)
+            assert response.status_code == 400, (rule, token)
+            assert "请求有误" in response.get_data(as_text=True)
+
+
+def test_a_valid_csrf_token_is_accepted(csrf_app):
+    client = csrf_app.test_client()
+    page = client.get("/submit/loss_declaration").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/submit/loss_declaration", data={"csrf_token": token, "declarant": ""})
+    assert response.status_code == 422  # past CSRF, refused on its fields
+
+
+def test_the_api_needs_no_csrf_token(csrf_app):
+    response = csrf_app.test_client().post("/api/v1/submissions", json={"type": "tender"})
+    assert response.status_code == 422
