@@ -2,8 +2,12 @@ from datetime import date
 from datetime import datetime
 
 import pytest
+from conftest import seed_data
 
 from notices import expiry
+from notices import kinds
+from notices.extensions import db
+from notices.models import Notice
 
 NOTICE_KEYS = {"ref", "type", "title", "status", "published_at", "window_start", "window_end",
                "text", "fields", "url"}
@@ -140,3 +144,89 @@ def test_lost_document_lookup_with_no_match_or_no_number(client):
 def test_method_not_allowed_is_json(client):
     response = client.post("/api/v1/notices")
     assert response.status_code == 405 and response.is_json
+
+
+def submission(code="loss_declaration", **changes):
+    data = {"type": code, **seed_data(code)}
+    if kinds.get(code).submitter_sets_window:
+        data["window_start"] = expiry.board_today(expiry.utcnow()).isoformat()
+    data.update(changes)
+    return data
+
+
+def stored(app):
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.count(Notice.id)))
+
+
+@pytest.mark.parametrize("code", ["supplier_call", "expert_call", "wage_clearance", "loss_declaration"])
+def test_submission_api_accepts_every_type(app, client, code):
+    response = client.post("/api/v1/submissions", json=submission(code))
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert set(body) == {"ref", "status", "tracking_url"}
+    assert body["status"] == "submitted"
+    assert body["tracking_url"].startswith("http://localhost/track/")
+    assert client.get(body["tracking_url"]).status_code == 200
+    # Submitted is not published.
+    assert client.get(f"/api/v1/notices/{body['ref']}").status_code == 404
+    assert stored(app) == 1
+
+
+def test_submission_api_takes_lists_of_lines(client):
+    response = client.post("/api/v1/submissions", json=submission(
+        "expert_call", requirements=["身体健康", "熟悉法律法规"], details=["中国采购与招标网"]))
+    assert response.status_code == 201, response.get_json()
+
+
+def test_submission_api_refusal_is_422_per_field_and_stores_nothing(app, client):
+    body = submission(
+        "loss_declaration",
+        submitter_phone="123",
+        items=[{"owner_name": "", "document_type": "police_id", "document_number": "397403"},
+               {"owner_name": "", "document_type": "id_card", "document_number": "540102199001011234"}],
+    )
+    response = client.post("/api/v1/submissions", json=body)
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert set(errors) == {"submitter_phone", "items-1-document_number"}
+    assert "校验码不符" in errors["items-1-document_number"][0]
+    assert stored(app) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"type": "tender"}, 422, "type"),
+        ({"type": ["loss_declaration"]}, 422, "type"),
+        ({}, 422, "type"),
+        ([1, 2], 400, None),
+        ("just text", 400, None),
+    ],
+)
+def test_submission_api_refuses_bad_shapes(app, client, body, status, field):
+    response = client.post("/api/v1/submissions", json=body)
+    assert response.status_code == status
+    if field:
+        assert field in response.get_json()["errors"]
+    assert stored(app) == 0
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"declarant": {"name": "x"}},
+        {"items": "T540059774"},
+        {"items": [["T540059774"]]},
+        {"declarant": True},
+    ],
+)
+def test_submission_api_refuses_wrong_value_types(app, client, changes):
+    response = client.post("/api/v1/submissions", json=submission(**changes))
+    assert response.status_code == 422
+    assert stored(app) == 0
+
+
+def test_submission_api_refuses_malformed_json(client):
+    response = client.post("/api/v1/submissions", data="{not json", content_type="application/json")
+    assert response.status_code == 400 and response.is_json
