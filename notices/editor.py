@@ -152,12 +152,13 @@ def notice(ref):
     kind = notice.kind_def
     start = notice.window_start or today
     end = notice.window_end or expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
+    fields = kind.fields_of(notice, masked=False)
     return render_template(
         "editor/notice.html",
         notice=notice,
         kind=kind,
-        fields=kind.fields_of(notice, masked=False),
-        text=kind.text(kind.fields_of(notice, masked=False), start, end),
+        fields=fields,
+        text=kind.text(fields, start, end),
         warnings=review.warnings(notice, today),
     )
 

@@ -1,6 +1,7 @@
 """Error responses decided at app level: JSON under /api/, a page everywhere else."""
 from flask import render_template
 from flask import request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from notices.api import error_response
@@ -14,6 +15,12 @@ MESSAGES = {
     429: "操作太频繁,请稍后再试",
     500: "服务器出错了,我们会尽快修复",
 }
+
+
+def handle_csrf_error(error):
+    """Explain a refused form in words a person can act on."""
+    error.description = "页面已过期或来源不明。请返回上一页,刷新后重新提交。"
+    return handle_http_error(error)
 
 
 def handle_http_error(error):
@@ -36,3 +43,4 @@ def handle_http_error(error):
 def init_app(app):
     # Unexpected exceptions reach this too, as a 500, after Flask has logged them.
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(CSRFError, handle_csrf_error)

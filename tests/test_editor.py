@@ -209,7 +209,7 @@ def test_every_state_changing_form_route_refuses_a_missing_or_bad_csrf_token(csr
             data = {"csrf_token": token} if token else {}
             response = client.post(url, data=data)
             assert response.status_code == 400, (rule, token)
-            assert "请求有误" in response.get_data(as_text=True)
+            assert "页面已过期或来源不明" in response.get_data(as_text=True)
 
 
 def test_a_valid_csrf_token_is_accepted(csrf_app):
