@@ -1,10 +1,13 @@
 import shutil
+import threading
 from datetime import date
 from datetime import datetime
 from datetime import time
 
 import flask_migrate
 import pytest
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
 
 from notices import create_app
 from notices import expiry
@@ -110,3 +113,51 @@ def make_notice(app, editor):
             return notice
 
     return make
+
+
+# --- Browser: the app served over HTTP to Debian's Chromium, driven by Playwright ------------
+# Shared by test_browser.py (public pages) and test_browser_workflow.py (submit and review).
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "device_scale_factor": 2}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+# The editor who approved the seed notices the `server` fixture loads.
+SEED_EDITOR = "shot-editor"
+
+
+@pytest.fixture
+def server(app):
+    """Serve the app, loaded with the seed notices as `flask seed-demo` does, on a free port."""
+    with app.app_context():
+        user = create_user(SEED_EDITOR, "a-long-password-123", role="editor")
+        seeds.load(user, now=expiry.utcnow())
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, shared by every browser test."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page at the desktop viewport, in a context of its own."""
+    context = browser.new_context(**DESKTOP)
+    # A missing element fails in seconds, not after Playwright's default of 30.
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()

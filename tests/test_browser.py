@@ -1,26 +1,17 @@
 """The public pages in a real browser: Debian's Chromium driving the app served over HTTP."""
 import re
-import threading
 
 import pytest
+from conftest import DESKTOP
+from conftest import PHONE
+from conftest import SEED_EDITOR
 from playwright.sync_api import expect
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
 from notices import accounts
 from notices import expiry
-from notices import seeds
 from notices import services
 from notices.extensions import db
 from notices.models import Notice
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "device_scale_factor": 2}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 CALL_TITLES = [
     "西藏开发投资集团有限公司 非招标采购供应商入库征集公告",
@@ -35,8 +26,6 @@ LOSS_LINES = [
     "景钦伟不慎,将警官证(警号:394279)丢失,声明作废。",
     "德吉央宗不慎,将永忠多吉的出生医学证明(编号:F000039579)丢失,声明作废。",
 ]
-EDITOR = "shot-editor"
-
 # Records Content-Security-Policy violations in the page, where the test can read them.
 CSP_PROBE = """
 window.__cspViolations = [];
@@ -44,38 +33,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
   window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
 });
 """
-
-
-@pytest.fixture
-def server(app):
-    """Serve the app, loaded with the seed notices as `flask seed-demo` does, on a free port."""
-    with app.app_context():
-        editor = accounts.create_user(EDITOR, "a-long-password-123", role="editor")
-        seeds.load(editor, now=expiry.utcnow())
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join()
-    httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium, headless, shared by the module's tests."""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page at the desktop viewport."""
-    context = browser.new_context(**DESKTOP)
-    yield context.new_page()
-    context.close()
 
 
 @pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone", "desktop"])
@@ -118,7 +75,7 @@ def test_call_title_leads_to_its_permalink_with_the_printed_text(page, server):
 
 def test_revoked_notice_is_in_the_archive_and_says_why(app, page, server):
     with app.app_context():
-        editor = accounts.find(EDITOR)
+        editor = accounts.find(SEED_EDITOR)
         notice = db.session.scalar(db.select(Notice).where(Notice.kind == "wage_clearance"))
         services.revoke(notice, editor, "重复刊登", now=expiry.utcnow())
         ref = notice.ref
