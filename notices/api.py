@@ -118,7 +118,12 @@ def submissions():
         return error_response(422, message, {"type": [message]})
     data = {k: v for k, v in body.items() if k != "type"}
     try:
-        notice, token = services.submit(kind, services.flatten(data), now=expiry.utcnow())
+        notice, token = services.submit(
+            kind,
+            services.flatten(data),
+            now=expiry.utcnow(),
+            key=request.headers.get("Idempotency-Key", "")[:200] or None,
+        )
     except NoticeError as refused:
         return error_response(422, "提交内容有误,请按字段修改", refused.errors)
     body = {

@@ -24,6 +24,7 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "editor.login"
 login_manager.login_message = "请先登录编辑账户"
+login_manager.login_message_category = "warning"
 # Flood protection for submissions and logins; storage is set by RATELIMIT_STORAGE_URI.
 limiter = Limiter(get_remote_address)
 

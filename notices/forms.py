@@ -12,6 +12,7 @@ from wtforms import EmailField
 from wtforms import SelectChoice
 from wtforms import SelectMultipleField
 from wtforms import StringField
+from wtforms import TelField
 from wtforms import TextAreaField
 from wtforms import widgets
 from wtforms.validators import Email
@@ -33,10 +34,18 @@ def strip(value):
 
 
 def normalize_phone(value):
-    """Return a phone number without the spaces and full-width dashes people type."""
+    """Return a phone number as printed: no spaces, and a landline's area code set off by -.
+
+    Area codes of Beijing, Tianjin, Shanghai and the 02x cities have three digits, all others
+    (0891 for Lhasa) four.
+    """
     if not isinstance(value, str):
         return value
-    return re.sub(r"[\s()()]", "", value).replace("—", "-").replace("－", "-")
+    value = re.sub(r"[\s()()]", "", value).replace("—", "-").replace("－", "-")
+    if re.fullmatch(r"0\d{9,11}", value):
+        split = 3 if value[1] in "12" else 4
+        value = f"{value[:split]}-{value[split:]}"
+    return value
 
 
 def phone(form, field):
@@ -165,7 +174,7 @@ class NoticeForm(FlaskForm):
         filters=[strip],
         description="您本人或贵单位的名称,仅编辑可见,不会公开",
     )
-    submitter_phone = StringField(
+    submitter_phone = TelField(
         "提交人电话",
         [Required("提交人电话"), phone],
         filters=[normalize_phone],
@@ -203,9 +212,7 @@ class CallForm(NoticeForm):
     contact_name = StringField(
         "联系人", [Required("联系人"), Length(max=50)], filters=[strip], description="如 敬女士"
     )
-    contact_phone = StringField(
-        "联系电话", [Required("联系电话"), phone], filters=[normalize_phone]
-    )
+    contact_phone = TelField("联系电话", [Required("联系电话"), phone], filters=[normalize_phone])
     contact_email = EmailField(
         "邮箱",
         [Required("联系邮箱"), Email("邮箱格式不正确,如 name@example.com"), Length(max=200)],

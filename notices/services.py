@@ -4,7 +4,9 @@ Each function checks the transition, writes the notice and its audit entry in on
 transaction, and raises :class:`NoticeError` when it refuses; nothing is written then.
 Callers read the clock once and pass ``now`` (aware), so every rule is testable at any instant.
 """
+import base64
 import hashlib
+import hmac
 import secrets
 
 from flask import current_app
@@ -131,10 +133,32 @@ def validate(kind, formdata, today):
     return form
 
 
-def submit(kind, formdata, *, now):
-    """Store a valid submission as ``submitted``; return it and its private tracking token."""
+def token_for(key):
+    """Return the tracking token a submission key stands for.
+
+    The token is derived from the key with the app's secret, so a form confirmed twice (a
+    double tap, Back and confirm again, a retried request) finds the notice it already made
+    and its tracking page, instead of storing a duplicate. Neither key nor token is stored.
+    """
+    secret = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(secret, key.encode(), hashlib.sha256).digest()[:24]
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def _existing(token):
+    return db.session.scalar(db.select(Notice).where(Notice.tracking_hash == hash_token(token)))
+
+
+def submit(kind, formdata, *, now, key=None):
+    """Store a valid submission as ``submitted``; return it and its private tracking token.
+
+    With a ``key`` (the preview's one-time key, or an API Idempotency-Key) the same key
+    always returns the same notice, stored once.
+    """
+    token = token_for(key) if key else secrets.token_urlsafe(24)
+    if key and (existing := _existing(token)) is not None:
+        return existing, token
     form = validate(kind, formdata, expiry.board_today(now))
-    token = secrets.token_urlsafe(24)
     notice = Notice(
         kind=kind.code,
         status="submitted",
@@ -150,11 +174,14 @@ def submit(kind, formdata, *, now):
         LossItem(position=i, **item) for i, item in enumerate(kind.items_from_form(form))
     ]
     notice.events.append(AuditEntry(action="submit", actor="提交人", created_at=now))
-    _insert_with_ref(notice, kind, now)
+    if not _insert_with_ref(notice, kind, now):
+        # The same key was confirmed at the same moment by another request: it won.
+        return _existing(token), token
     return notice, token
 
 
 def _insert_with_ref(notice, kind, now):
+    """Store ``notice`` under a fresh reference; return False if its token is already taken."""
     # A random suffix keeps refs from revealing how many notices were submitted; the
     # unique index settles the rare collision, and we draw again.
     day = expiry.board_today(now).strftime("%Y%m%d")
@@ -164,9 +191,13 @@ def _insert_with_ref(notice, kind, now):
         db.session.add(notice)
         try:
             db.session.commit()
-            return
+            return True
         except IntegrityError:
             db.session.rollback()
+            if db.session.scalar(
+                db.select(Notice.id).where(Notice.tracking_hash == notice.tracking_hash)
+            ):
+                return False
     raise RuntimeError("could not draw a free reference number")
 
 

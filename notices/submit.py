@@ -1,4 +1,6 @@
 """Pages for submitters: a form per type, a preview, the receipt and the private tracking page."""
+import secrets
+
 from flask import Blueprint
 from flask import abort
 from flask import current_app
@@ -20,7 +22,7 @@ from notices.services import NoticeError
 bp = Blueprint("submit", __name__)
 
 # Posted fields that steer the form rather than carry the notice.
-CONTROL_FIELDS = ("csrf_token", "action")
+CONTROL_FIELDS = ("csrf_token", "action", "submission_key")
 
 
 def _kind_or_404(code):
@@ -55,7 +57,8 @@ def _without_item(formdata, drop):
 
 
 def _render_form(kind, form, status=200):
-    return render_template("submit/form.html", kind=kind, form=form), status
+    problems = len(services.field_errors(form)) if form.errors else 0
+    return render_template("submit/form.html", kind=kind, form=form, problems=problems), status
 
 
 def _window(kind, form, today):
@@ -104,6 +107,7 @@ def preview(code):
         kind=kind,
         text=kind.preview(form, start, end),
         hidden=data.items(multi=True),
+        submission_key=secrets.token_urlsafe(24),
         submitter_sets_window=kind.submitter_sets_window,
     )
 
@@ -114,7 +118,9 @@ def confirm(code):
     """Store the previewed submission and send the submitter to its tracking page."""
     kind = _kind_or_404(code)
     try:
-        notice, token = services.submit(kind, _notice_data(), now=expiry.utcnow())
+        notice, token = services.submit(
+            kind, _notice_data(), now=expiry.utcnow(), key=request.form.get("submission_key") or None
+        )
     except NoticeError as refused:
         return _render_form(kind, refused.form, 422)
     flash(f"提交成功,编号 {notice.ref}。请收藏本页链接,凭它查看审核进度。", "success")
@@ -147,6 +153,14 @@ def track(token):
         status_line=kind.status_line(notice, today) if notice.is_public else None,
     )
     # The address is the submitter's key: keep it out of caches and search engines.
+    return response, 200, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+@bp.get("/track/<token>/withdraw")
+def confirm_withdraw(token):
+    """Ask the submitter to confirm a withdrawal, which cannot be undone."""
+    notice = _tracked_or_404(token)
+    response = render_template("submit/withdraw.html", notice=notice, kind=notice.kind_def)
     return response, 200, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 
 

@@ -296,11 +296,13 @@ def test_withdrawn_submission_leaves_the_queue(page, server, log_in):
     editor = log_in()
     expect(editor.locator("table.queue")).to_contain_text(ref)
 
-    press(page, "撤回这份提交")
+    page.get_by_role("link", name="撤回这份提交").click()
+    expect(page.get_by_role("heading", name="撤回这份提交?")).to_be_visible()
+    press(page, "确认撤回")
     expect(page).to_have_url(track_url)
     expect(page.locator(".flash-success")).to_have_text("已撤回。该公告不会发布。")
     expect(page.locator(".track-status")).to_have_text("已撤回")
-    expect(page.get_by_role("button", name="撤回这份提交")).to_have_count(0)
+    expect(page.get_by_role("link", name="撤回这份提交")).to_have_count(0)
 
     editor.reload()
     expect(editor.get_by_text(ref)).to_have_count(0)

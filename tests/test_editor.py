@@ -101,6 +101,7 @@ def test_review_page_shows_everything_an_editor_needs(client, editor, make_notic
     login(client)
     page = client.get(f"/editor/notices/{ref}").get_data(as_text=True)
     assert "13912345678" in page
+    assert "<dt>声明人</dt>" in page
     assert "540102199001011233" in page  # editors see the full number
     assert "居民身份证 540102199001011233 已于2026年7月1日在 YS-20260701-" in page
     assert "提交" in page and "通过并发布" in page

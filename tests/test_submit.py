@@ -153,3 +153,49 @@ def test_submissions_are_rate_limited_with_a_friendly_page(client, app):
     assert response.status_code == 429
     assert "操作太频繁,请稍后再试" in text(response)
     assert count(app) == 2
+
+
+def test_confirming_the_same_preview_twice_stores_one_notice(client, app):
+    preview = text(client.post("/submit/loss_declaration", data=posted("loss_declaration")))
+    key = re.search(r'name="submission_key" value="([^"]+)"', preview).group(1)
+    data = MultiDict([*posted("loss_declaration").items(multi=True), ("submission_key", key)])
+    first = client.post("/submit/loss_declaration/confirm", data=data)
+    second = client.post("/submit/loss_declaration/confirm", data=data)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert count(app) == 1
+    other = text(client.post("/submit/loss_declaration", data=posted("loss_declaration")))
+    assert re.search(r'name="submission_key" value="([^"]+)"', other).group(1) != key
+
+
+def test_api_idempotency_key(client, app):
+    from test_api import submission
+
+    headers = {"Idempotency-Key": "order-42"}
+    first = client.post("/api/v1/submissions", json=submission(), headers=headers).get_json()
+    second = client.post("/api/v1/submissions", json=submission(), headers=headers)
+    assert second.status_code == 201 and second.get_json() == first
+    assert count(app) == 1
+
+
+def test_withdrawal_asks_for_confirmation_first(client, make_notice):
+    notice = make_notice("loss_declaration", status="submitted")
+    page = text(client.get(f"/track/{notice.token}/withdraw"))
+    assert "撤回这份提交?" in page and "确认撤回" in page
+    assert "待审核" in text(client.get(f"/track/{notice.token}"))
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("0891 632 9876", "0891-6329876"), ("01012345678", "010-12345678"), ("138 8909 9800", "13889099800")],
+)
+def test_phone_numbers_are_stored_as_printed(app, typed, stored):
+    with app.app_context():
+        form = services.validate(kinds.get("wage_clearance"), posted("wage_clearance", contact_phone=typed), None)
+        assert form.contact_phone.data == stored
+
+
+def test_error_summary_counts_each_field_and_row(client):
+    items = [{"owner_name": "", "document_type": "police_id", "document_number": ""}] * 3
+    page = text(client.post("/submit/loss_declaration", data=posted("loss_declaration", items=items, declarant="")))
+    assert "有 4 处需要修改" in page
+    assert "同一证件填写了两次" not in page

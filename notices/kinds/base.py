@@ -38,6 +38,15 @@ class Kind:
             names.insert(1, "window_start")
         return names
 
+    @property
+    def labels(self):
+        """Return {field name: the form's label}, for pages that list raw fields."""
+        return {
+            name: getattr(self.form, name).args[0]
+            for name in dir(self.form)
+            if hasattr(getattr(self.form, name), "field_class")
+        }
+
     def title(self, fields):
         """Return the notice's title in listings and feeds."""
         raise NotImplementedError

@@ -31,7 +31,7 @@ class LossItemForm(Form):
         choices=[SelectChoice(t.code, t.name) for t in documents.DOCUMENT_TYPES.values()],
     )
     document_type_other = StringField(
-        "证件名称",
+        "证件名称(仅“其他证件”填写)",
         [Length(max=30)],
         filters=[forms.strip],
         description="证件类型选“其他证件”时填写,如 道路运输证",
@@ -39,9 +39,8 @@ class LossItemForm(Form):
     document_number = StringField(
         "证件编号",
         [forms.Required("证件编号")],
-        description=";".join(
-            f"{t.name}:{t.hint}" for t in documents.DOCUMENT_TYPES.values() if t.code != "other"
-        ) + "。居民身份证号公开时只显示前6位和后4位。",
+        description="证件上的号码,如出生医学证明编号 T540059774、警官证内页的6位警号;"
+        "居民身份证号公开时只显示前6位和后4位",
     )
 
     def validate_document_type_other(self, field):
@@ -67,7 +66,11 @@ class LossDeclarationForm(forms.NoticeForm):
     items = FieldList(FormField(LossItemForm), "遗失的证件", min_entries=1, max_entries=MAX_ITEMS)
 
     def validate_items(self, field):
-        numbers = [(item.document_type.data, item.document_number.data) for item in field]
+        numbers = [
+            (item.document_type.data, item.document_number.data)
+            for item in field
+            if item.document_number.data
+        ]
         if len(set(numbers)) < len(numbers):
             raise ValidationError("同一证件填写了两次")
 

@@ -1,5 +1,6 @@
 """民工工资结清公示: a contractor declares that every worker of a finished project was paid."""
 from wtforms import StringField
+from wtforms import TelField
 from wtforms.validators import Length
 
 from notices import forms
@@ -22,7 +23,7 @@ class WageClearanceForm(forms.NoticeForm):
         filters=[forms.strip],
         description="与合同一致的项目全称,如 拉萨市尼木县卡如温泉驿站(核乡寻忆)景区2A级景区创建项目(二次)",
     )
-    contact_phone = StringField(
+    contact_phone = TelField(
         "联系电话",
         [forms.Required("联系电话"), forms.phone],
         filters=[forms.normalize_phone],
