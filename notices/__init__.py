@@ -9,6 +9,7 @@ from notices import cli
 from notices import editor
 from notices import errors
 from notices import public
+from notices import search
 from notices import security
 from notices import submit
 from notices import templating
@@ -65,6 +66,7 @@ def create_app(test_config=None):
     templating.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    search.init_app(app)
     cli.init_app(app)
 
     app.register_blueprint(public.bp)

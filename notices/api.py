@@ -1,4 +1,6 @@
 """The JSON API under /api/v1: published notices and the lost-document lookup, no login."""
+from datetime import date
+
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
@@ -9,11 +11,10 @@ from notices import board
 from notices import documents
 from notices import expiry
 from notices import kinds
+from notices import search
 from notices import services
 from notices.extensions import db
 from notices.extensions import limiter
-from notices.models import PUBLIC_STATUSES
-from notices.models import LossItem
 from notices.models import Notice
 from notices.services import NoticeError
 
@@ -82,18 +83,42 @@ def notices():
         raise BadParameter("status", "status must be one of: active, archived, all")
     page = _int_arg("page", 1, 1, 100_000)
     per_page = _int_arg("per_page", current_app.config["PER_PAGE"], 1, MAX_PER_PAGE)
+    sort = request.args.get("sort") or "relevance"
+    if sort not in ("relevance", "date"):
+        raise BadParameter("sort", "sort must be relevance or date")
+    date_from, date_to = _date_arg("from"), _date_arg("to")
     today = expiry.board_today(expiry.utcnow())
-    query = board.listing(status, today, code)
-    if request.args.get("q", "").strip():
-        # Full-text search arrives with the search index; until then a query matches nothing.
-        query = query.where(Notice.id.is_(None))
-    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    q = request.args.get("q", "").strip()
+    if q or request.args.get("issuer"):
+        found = search.search(
+            q, today=today, kind=code, status=status, date_from=date_from, date_to=date_to,
+            issuer=request.args.get("issuer") or None, sort=sort, page=page, per_page=per_page,
+        )
+        notices, total = board.in_rank_order([hit.ref for hit in found.hits]), found.total
+        extra = {"facets": found.facets}
+    else:
+        every_kind = board.published_between(board.listing(status, today), date_from, date_to)
+        query = every_kind.where(Notice.kind == code) if code else every_kind
+        pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
+        notices, total = pagination.items, pagination.total
+        extra = {"facets": board.kind_counts(every_kind)}
     return {
-        "items": [notice_json(board.show(n, today)) for n in pagination.items],
-        "total": pagination.total,
+        "items": [notice_json(board.show(n, today)) for n in notices],
+        "total": total,
         "page": page,
         "per_page": per_page,
+        **extra,
     }
+
+
+def _date_arg(name):
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadParameter(name, f"{name} must be a date as YYYY-MM-DD") from None
 
 
 @bp.get("/notices/<ref>")
@@ -143,12 +168,7 @@ def lost_documents():
     if len(number) > 40:
         raise BadParameter("number", "number must be at most 40 characters")
     today = expiry.board_today(expiry.utcnow())
-    rows = db.session.scalars(
-        db.select(LossItem)
-        .join(LossItem.notice)
-        .where(LossItem.document_number == number, Notice.status.in_(PUBLIC_STATUSES))
-        .order_by(Notice.published_at.desc())
-    )
+    rows = board.lost_documents(number)
     return {
         "items": [
             {

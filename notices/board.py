@@ -12,6 +12,7 @@ from sqlalchemy import or_
 from notices import expiry
 from notices.extensions import db
 from notices.models import PUBLIC_STATUSES
+from notices.models import LossItem
 from notices.models import Notice
 from notices.wording import Text
 
@@ -86,6 +87,15 @@ def in_month(query, year, month):
     )
 
 
+def published_between(query, date_from=None, date_to=None):
+    """Narrow a listing to notices published from ``date_from`` to ``date_to`` (inclusive)."""
+    if date_from:
+        query = query.where(Notice.published_on >= date_from)
+    if date_to:
+        query = query.where(Notice.published_on <= date_to)
+    return query
+
+
 def archive_months(today, kind=None):
     """Return [(year, month, count)] of archived notices, newest month first."""
     archived = listing("archived", today, kind).subquery()
@@ -99,6 +109,57 @@ def archive_months(today, kind=None):
 
 def counts(status, today):
     """Return {type code: number of public notices in ``status``}."""
-    listed = listing(status, today).order_by(None).subquery()
+    return kind_counts(listing(status, today))
+
+
+def kind_counts(query):
+    """Return {type code: number of notices} of a listing."""
+    listed = query.order_by(None).subquery()
     rows = db.session.execute(db.select(listed.c.kind, func.count()).group_by(listed.c.kind))
     return dict(rows.all())
+
+
+def public_notices(batch=500):
+    """Yield every public notice, a batch at a time, for rebuilding the index."""
+    query = (
+        db.select(Notice)
+        .where(Notice.status.in_(PUBLIC_STATUSES))
+        .order_by(Notice.id)
+        .execution_options(yield_per=batch)
+    )
+    yield from db.session.scalars(query)
+
+
+def public_count():
+    return db.select(func.count(Notice.id)).where(Notice.status.in_(PUBLIC_STATUSES))
+
+
+def public_state():
+    """Return {ref: (status, window_end)} of every public notice: what the index must hold."""
+    rows = db.session.execute(
+        db.select(Notice.ref, Notice.status, Notice.window_end).where(
+            Notice.status.in_(PUBLIC_STATUSES)
+        )
+    )
+    return {ref: (status, end) for ref, status, end in rows}
+
+
+def lost_documents(number):
+    """Return the public declarations voiding ``number`` (already normalized), newest first."""
+    return db.session.scalars(
+        db.select(LossItem)
+        .join(LossItem.notice)
+        .where(LossItem.document_number == number, Notice.status.in_(PUBLIC_STATUSES))
+        .order_by(Notice.published_at.desc())
+    ).all()
+
+
+def in_rank_order(refs):
+    """Return the public notices with these refs, in the order given."""
+    if not refs:
+        return []
+    rows = db.session.scalars(
+        db.select(Notice).where(Notice.ref.in_(refs), Notice.status.in_(PUBLIC_STATUSES))
+    )
+    by_ref = {n.ref: n for n in rows}
+    return [by_ref[ref] for ref in refs if ref in by_ref]

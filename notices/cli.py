@@ -1,6 +1,7 @@
 """Commands run as ``flask --app app COMMAND``: thin wrappers around services."""
 import secrets
 import sys
+import time
 
 import click
 import flask_migrate
@@ -8,10 +9,13 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from notices import accounts
+from notices import board
 from notices import expiry
+from notices import search
 from notices import seeds
 from notices import services
 from notices.extensions import db
+from notices.models import IndexOutbox
 
 DEMO_EDITOR = "demo-editor"
 
@@ -22,6 +26,50 @@ def init_db_command():
     """Create the database or bring it up to the latest schema."""
     flask_migrate.upgrade(directory=current_app.extensions["migrate"].directory)
     click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+    search.open_index()
+    search.drain()
+    click.echo(f"Search index ready: {current_app.config['SEARCH_INDEX_DIR']}")
+
+
+@click.command("reindex")
+@with_appcontext
+def reindex_command():
+    """Rebuild the search index from the database."""
+    notices = board.public_notices()
+    total = db.session.scalar(board.public_count())
+    with click.progressbar(length=total, label="Indexing", file=sys.stderr) as bar:
+        count = search.reindex(notices, progress=bar.update)
+    db.session.execute(db.delete(IndexOutbox))
+    db.session.commit()
+    click.echo(f"Indexed {count} public notices into {current_app.config['SEARCH_INDEX_DIR']}.")
+
+
+@click.command("check-index")
+@with_appcontext
+def check_index_command():
+    """Compare the search index with the database; exit 1 if they differ."""
+    differences = search.check(board.public_state())
+    for line in differences:
+        click.echo(line)
+    if differences:
+        click.echo(f"{len(differences)} differences between the index and the database.")
+        sys.exit(1)
+    click.echo("The index matches the database.")
+
+
+@click.command("index-outbox")
+@click.option("--watch", is_flag=True, help="Keep draining every few seconds until stopped.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between drains with --watch.")
+@with_appcontext
+def index_outbox_command(watch, interval):
+    """Index the changes waiting in the outbox (run with --watch as the board's indexer)."""
+    while True:
+        count = search.drain()
+        if not watch:
+            click.echo(f"Indexed {count} waiting changes.")
+            return
+        db.session.remove()
+        time.sleep(interval)
 
 
 @click.command("seed-demo")
@@ -74,5 +122,8 @@ def expire_command(today):
 
 def init_app(app):
     """Register the board's commands with the app's CLI."""
-    for command in (init_db_command, seed_demo_command, create_user_command, expire_command):
+    for command in (
+        init_db_command, seed_demo_command, create_user_command, expire_command,
+        reindex_command, check_index_command, index_outbox_command,
+    ):
         app.cli.add_command(command)

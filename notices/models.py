@@ -147,6 +147,21 @@ class User(UserMixin, db.Model):
         return f"<User {self.username} {self.role}>"
 
 
+class IndexOutbox(db.Model):
+    """Notices whose search-index document must be rewritten, written with the change itself.
+
+    A row is added in the transaction that publishes or revokes a notice and removed once the
+    index holds the change, so a crash between the two loses nothing.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self):
+        return f"<IndexOutbox {self.ref}>"
+
+
 class AuditEntry(db.Model):
     """Who did what to which notice, when and why; rows are only ever added."""
 

@@ -15,8 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from notices import expiry
+from notices import search
 from notices.extensions import db
 from notices.models import AuditEntry
+from notices.models import IndexOutbox
 from notices.models import LossItem
 from notices.models import Notice
 
@@ -30,6 +32,9 @@ STATUS_NAMES = {
     "withdrawn": "已撤回",
     "revoked": "已撤销",
 }
+
+# Transitions that change what the public search finds.
+INDEXED_ACTIONS = ("approve", "revoke")
 
 # How each transition is named in a refusal: 不能发布, 不能撤销 …
 ACTIONS = {"approve": "发布", "reject": "退回", "withdraw": "撤回", "revoke": "撤销"}
@@ -219,6 +224,8 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
     if result.rowcount != 1:
         db.session.rollback()
         raise NoticeError.on("status", f"公告状态已被他人更改,不能{ACTIONS[action]}")
+    if action in INDEXED_ACTIONS:
+        db.session.add(IndexOutbox(ref=notice.ref, created_at=now))
     db.session.add(
         AuditEntry(
             notice_id=notice.id,
@@ -231,6 +238,8 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
     )
     db.session.commit()
     db.session.refresh(notice)
+    if action in INDEXED_ACTIONS:
+        search.drain_quietly()
 
 
 

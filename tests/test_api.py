@@ -57,7 +57,7 @@ def test_listing_shape_and_default_status_active(client, make_notice, today):
     make_notice("loss_declaration", index=0, day=today)
     make_notice("loss_declaration", index=1, day=date(2024, 1, 1))
     body = client.get("/api/v1/notices").get_json()
-    assert set(body) == {"items", "total", "page", "per_page"}
+    assert set(body) == {"items", "total", "page", "per_page", "facets"}
     assert (body["total"], body["page"], body["per_page"]) == (1, 1, 20)
     assert set(body["items"][0]) == NOTICE_KEYS
     assert body["items"][0]["status"] == "active"
@@ -88,7 +88,7 @@ def test_query_is_accepted(client, make_notice, today):
     make_notice("loss_declaration", day=today)
     response = client.get("/api/v1/notices?q=" + "工资 AND (NOT NOT a)" * 50)
     assert response.status_code == 200
-    assert set(response.get_json()) == {"items", "total", "page", "per_page"}
+    assert set(response.get_json()) == {"items", "total", "page", "per_page", "facets"}
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,13 @@ class Kind:
             if hasattr(getattr(self.form, name), "field_class")
         }
 
+    #: The field naming who publishes the notice: the issuer, contractor or declarant.
+    issuer_field = "issuer"
+
+    def issuer(self, fields):
+        """Return who publishes the notice, for the search filter by issuer."""
+        return fields[self.issuer_field]
+
     def title(self, fields):
         """Return the notice's title in listings and feeds."""
         raise NotImplementedError

@@ -44,6 +44,7 @@ class WageClearance(Kind):
     summary = "工程竣工后,承建单位公示民工工资已全部结清,接受30日内的异议。"
     ref_prefix = "GZ"
     window_label = "异议期"
+    issuer_field = "contractor"
     form = WageClearanceForm
     public_fields = ("contractor", "project_name", "contact_phone", "authority")
 
