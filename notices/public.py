@@ -6,10 +6,18 @@ from flask import abort
 from flask import current_app
 from flask import render_template
 from flask import request
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms.validators import Optional
 
 from notices import board
+from notices import documents
 from notices import expiry
+from notices import forms
 from notices import kinds
+from notices import search
 from notices.extensions import db
 
 bp = Blueprint("public", __name__)
@@ -91,3 +99,61 @@ def archive():
         pagination=pagination,
         today=today,
     )
+
+
+class SearchForm(FlaskForm):
+    """The search box and its filters: a GET form, so no CSRF token and shareable URLs."""
+
+    class Meta:
+        csrf = False
+        locales = ["zh"]
+
+    q = StringField("关键词", filters=[lambda v: (v or "").strip()[: search.MAX_QUERY]])
+    type = SelectField("类型", choices=[SelectChoice("", "全部类型")] + [
+        SelectChoice(code, kind.short_name) for code, kind in kinds.KINDS.items()
+    ], default="")
+    status = SelectField("范围", choices=forms.choices(
+        {"active": "正在公示", "archived": "归档", "all": "全部"}
+    ), default="active")
+    date_from = forms.BoardDateField("发布日期从", [Optional()])
+    date_to = forms.BoardDateField("到", [Optional()])
+    issuer = StringField("发布者", filters=[lambda v: (v or "").strip()[:100]])
+    sort = SelectField(
+        "排序", choices=forms.choices({"relevance": "相关度", "date": "发布日期"}), default="relevance"
+    )
+
+
+@bp.get("/search")
+def search_page():
+    """Search published notices by what people remember of them."""
+    form = SearchForm(formdata=request.args)
+    today = expiry.board_today(expiry.utcnow())
+    if not (request.args.get("q") or request.args.get("issuer")) or not form.validate():
+        return render_template("public/search.html", form=form, found=None, shown=[], today=today)
+    options = dict(
+        today=today, kind=form.type.data or None, date_from=form.date_from.data,
+        date_to=form.date_to.data, issuer=form.issuer.data or None,
+    )
+    found = search.search(
+        form.q.data, status=form.status.data, sort=form.sort.data, page=_page(),
+        per_page=current_app.config["PER_PAGE"], **options,
+    )
+    shown = [board.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
+    suggestions = {}
+    if not found.total and form.status.data != "all":
+        suggestions["all"] = search.search(form.q.data, status="all", per_page=1, **options).total
+    pages = -(-found.total // current_app.config["PER_PAGE"])
+    return render_template(
+        "public/search.html", form=form, found=found, shown=shown, today=today,
+        pages=pages, suggestions=suggestions, words=search.split_query(form.q.data)[1],
+    )
+
+
+@bp.get("/lost")
+def lost():
+    """Look up whether a document number has been declared void."""
+    typed = request.args.get("number", "")
+    number = documents.normalize_number(typed)[:40]
+    items = board.lost_documents(number) if number else None
+    today = expiry.board_today(expiry.utcnow())
+    return render_template("public/lost.html", typed=typed, number=number, items=items, today=today)

@@ -371,6 +371,10 @@ def _word_query(word):
 def build_query(q):
     """Return (Whoosh query or None, highlight words) for the text a person typed."""
     phrases, typed = split_query(q)
+    number = documents.normalize_number(" ".join(typed))
+    if len(typed) > 1 and _NUMBER.fullmatch(number) and sum(c.isdigit() for c in number) >= 5:
+        # A document number typed in groups (5401 0219 …) is one number.
+        typed = [number]
     clauses, highlight = [], []
     for phrase in phrases:
         clause = _substring(phrase)

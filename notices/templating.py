@@ -8,6 +8,7 @@ from markupsafe import escape
 
 from notices import expiry
 from notices import kinds
+from notices import search
 from notices.services import STATUS_NAMES
 from notices.wording import cn_date
 
@@ -53,6 +54,7 @@ def init_app(app):
     app.add_template_filter(linkify)
     app.add_template_filter(board_time)
     app.add_template_global(page_url)
+    app.add_template_global(search.highlight, "highlight")
     app.add_template_global(kinds.KINDS, "KINDS")
     app.add_template_global(STATUS_NAMES, "STATUS_NAMES")
     app.add_template_global(ACTION_NAMES, "ACTION_NAMES")
