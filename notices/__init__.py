@@ -35,6 +35,8 @@ def create_app(test_config=None):
         SQLALCHEMY_DATABASE_URI="sqlite:///notices.db",
         # The Whoosh index directory; git keeps the folder but not its contents.
         SEARCH_INDEX_DIR=os.path.join(REPO_ROOT, "search_index"),
+        # Index each publication right after its commit; bulk loads turn it off and reindex.
+        SEARCH_INDEX_ON_COMMIT=True,
         # Length of every notice's window (collection or objection period), in days.
         NOTICE_WINDOW_DAYS=30,
         # Notices per page on listings and in the API unless the client asks otherwise.

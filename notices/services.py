@@ -238,7 +238,7 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
     )
     db.session.commit()
     db.session.refresh(notice)
-    if action in INDEXED_ACTIONS:
+    if action in INDEXED_ACTIONS and current_app.config["SEARCH_INDEX_ON_COMMIT"]:
         search.drain_quietly()
 
 
