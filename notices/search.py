@@ -323,8 +323,13 @@ def split_query(q):
     return phrases[:MAX_WORDS], words[: MAX_WORDS - min(len(phrases), MAX_WORDS)]
 
 
-def _substring(text):
-    """Return the query matching ``text`` as a substring (bigram phrase), or None."""
+def _substring(text, exact=True):
+    """Return the query matching ``text`` as a substring (bigram phrase), or None.
+
+    Without ``exact``, the bigrams need only all appear: checking their positions is most of
+    a query's cost on common words, and typed words of a few characters whose pairs all
+    occur in one notice almost always occur together. Quoted phrases stay exact.
+    """
     parts = list(grams(text))
     if not parts:
         return None
@@ -343,6 +348,9 @@ def _substring(text):
         current.append(gram)
         last = pos
     runs.append(current)
+    if not exact:
+        grams_needed = list(dict.fromkeys(gram for run in runs for gram in run))
+        return Q.And([Q.Term("grams", gram) for gram in grams_needed])
     clauses = [Q.Phrase("grams", run) if len(run) > 1 else Q.Term("grams", run[0]) for run in runs]
     return clauses[0] if len(clauses) == 1 else Q.And(clauses)
 
@@ -353,14 +361,15 @@ def _word_query(word):
     number = documents.normalize_number(word)
     if _NUMBER.fullmatch(number) and sum(c.isdigit() for c in number) >= 5:
         options.append(Q.Term("numbers", number, boost=4.0))
-    whole = _substring(word)
+    whole = _substring(word, exact=False)
     if whole is not None:
         options.append(Q.Or([whole, Q.Term("words", word.lower(), boost=2.0)]))
     pieces = [w for w, *_ in words(word) if len(w) > 1 or not w.isascii()]
     distinct = list(dict.fromkeys(pieces))
     if len(distinct) > 1:
         # Typed without spaces (西藏路桥工资): every jieba word must appear, anywhere.
-        parts = [_substring(p) for p in distinct if _substring(p) is not None]
+        parts = [_substring(p, exact=False) for p in distinct]
+        parts = [p for p in parts if p is not None]
         if parts:
             options.append(Q.And(parts, boost=0.5))
     if not options:
@@ -423,18 +432,20 @@ def search(q, *, today, kind=None, status="active", date_from=None, date_to=None
         filters.append(Q.Term("issuer", issuer))
     base = Q.And([query, *filters]) if filters else query
     final = Q.And([base, Q.Term("kind", kind)]) if kind else base
-    ix = open_index()
-    with ix.searcher(weighting=BM25F()) as searcher:
-        facets = {}
-        grouped = searcher.search(base, limit=None, groupedby=sorting.FieldFacet("kind"), scored=False)
-        for code, docs in grouped.groups("kind").items():
-            facets[code] = len(docs)
-        options = {}
-        if sort == "date":
-            options["sortedby"] = sorting.FieldFacet("published_on", reverse=True)
-        found = searcher.search_page(final, page, pagelen=per_page, **options)
-        hits = [Hit(hit["ref"], hit.score or 0.0) for hit in found]
-        return Results(hits=hits, total=found.total, facets=facets, words=highlight)
+    options = {"groupedby": sorting.FieldFacet("kind")}
+    if sort == "date":
+        options["sortedby"] = sorting.FieldFacet("published_on", reverse=True)
+    with open_index().searcher(weighting=BM25F()) as searcher:
+        # One pass collects the page and the counts per type; with a type chosen, the counts
+        # (of every type) need a second, unscored pass without that filter.
+        found = searcher.search(final, limit=page * per_page, **options)
+        grouped = found if not kind else searcher.search(
+            base, limit=None, groupedby=sorting.FieldFacet("kind"), scored=False
+        )
+        facets = {code: len(docs) for code, docs in grouped.groups("kind").items()}
+        start = (page - 1) * per_page
+        hits = [Hit(hit["ref"], hit.score or 0.0) for hit in found[start : start + per_page]]
+        return Results(hits=hits, total=len(found), facets=facets, words=highlight)
 
 
 def highlight(text, words, width=None):
