@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import extract
 from sqlalchemy import func
 from sqlalchemy import or_
+from sqlalchemy.orm import selectinload
 
 from notices import expiry
 from notices.extensions import db
@@ -125,6 +126,7 @@ def public_notices(batch=500):
         db.select(Notice)
         .where(Notice.status.in_(PUBLIC_STATUSES))
         .order_by(Notice.id)
+        .options(selectinload(Notice.items))
         .execution_options(yield_per=batch)
     )
     yield from db.session.scalars(query)

@@ -274,7 +274,7 @@ def reindex(notices, progress=None):
     ix = open_index(create=True)
     today = expiry.board_today(expiry.utcnow())
     count = 0
-    with ix.writer(timeout=30, limitmb=256) as writer:
+    with ix.writer(timeout=30, limitmb=256, procs=2, multisegment=True) as writer:
         for notice in notices:
             _write(writer, notice, today)
             count += 1
