@@ -57,6 +57,13 @@ def find(ref):
     )
 
 
+def public_status(ref):
+    """Return the status of the public notice with this reference, or None."""
+    return db.session.scalar(
+        db.select(Notice.status).where(Notice.ref == ref, Notice.status.in_(PUBLIC_STATUSES))
+    )
+
+
 def listing(status, today, kind=None):
     """Return the SELECT of public notices in ``status`` (active, archived or all), newest first."""
     query = db.select(Notice)

@@ -1,4 +1,5 @@
 """Pages for everyone: the front page, a page per type, permalinks and the archive."""
+import functools
 import re
 
 from flask import Blueprint
@@ -6,6 +7,8 @@ from flask import abort
 from flask import current_app
 from flask import render_template
 from flask import request
+from flask import session
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 from wtforms import SelectField
@@ -41,6 +44,13 @@ def _kind_or_404(code):
     return kind
 
 
+@bp.get("/healthz")
+def healthz():
+    """Answer that the board is up and its database reachable (for monitors and load balancers)."""
+    db.session.execute(db.text("SELECT 1"))
+    return {"status": "ok"}
+
+
 @bp.get("/")
 def index():
     """Show the active notices grouped by type, as the newspaper's column does."""
@@ -69,11 +79,25 @@ def kind(code):
 @bp.get("/notices/<ref>")
 def notice(ref):
     """Show one notice at its permanent address, whatever its state."""
-    notice = board.find(ref)
-    if notice is None:
+    status = board.public_status(ref)
+    if status is None:
         abort(404)
     today = expiry.board_today(expiry.utcnow())
-    return render_template("public/notice.html", shown=board.show(notice, today), today=today)
+    if current_user.is_authenticated or session.get("_flashes"):
+        return _render_notice(ref, today)
+    return _cached_notice(ref, status, today)
+
+
+def _render_notice(ref, today):
+    return render_template("public/notice.html", shown=board.show(board.find(ref), today), today=today)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_notice(ref, status, today):
+    # A published notice never changes: what a reader sees depends only on its status
+    # (revocation) and the day (the window line). Permalinks are most of the board's
+    # traffic, so each worker keeps recent pages as rendered for anonymous readers.
+    return _render_notice(ref, today)
 
 
 @bp.get("/archive")

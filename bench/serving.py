@@ -1,0 +1,120 @@
+"""Serving benchmark: the board under gunicorn with its production settings, loaded by wrk.
+
+Each page's throughput is reported as a ratio to /healthz, a trivial endpoint of the same
+app measured in the same run: the framework's ceiling on this machine.
+
+Run: .venv/bin/python bench/serving.py --db bench/.cache/100000/board.db --index bench/.cache/100000/index
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LUA = os.path.join(ROOT, "bench", "p95.lua")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(db, index, port):
+    env = dict(
+        os.environ,
+        FLASK_SQLALCHEMY_DATABASE_URI=f"sqlite:///{os.path.abspath(db)}",
+        FLASK_SEARCH_INDEX_DIR=os.path.abspath(index),
+        FLASK_SECRET_KEY="bench",
+        BIND=f"127.0.0.1:{port}",
+    )
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-c", "gunicorn.conf.py", "app:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return server, time.perf_counter() - started
+        except OSError:
+            if time.perf_counter() - started > 60:
+                server.kill()
+                raise RuntimeError("gunicorn did not answer within 60 s")
+            time.sleep(0.02)
+
+
+def worker_memory(server):
+    """Return the resident memory of each worker, in MB (children of the master)."""
+    children = subprocess.run(
+        ["ps", "-o", "pid=,rss=", "--ppid", str(server.pid)], capture_output=True, text=True
+    ).stdout.split()
+    return [int(rss) / 1024 for rss in children[1::2]]
+
+
+def wrk(url, seconds, connections):
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", LUA, url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p95 = float(re.search(r"p95_us=([\d.]+)", out).group(1)) / 1000
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p95_ms": p95, "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "serving.json"))
+    args = parser.parse_args()
+    with sqlite3.connect(args.db) as conn:
+        ref, = conn.execute("SELECT ref FROM notice WHERE status='published' ORDER BY id DESC LIMIT 1").fetchone()
+        notices = conn.execute("SELECT count(*) FROM notice").fetchone()[0]
+    port = free_port()
+    server, first_answer = start(args.db, args.index, port)
+    base = f"http://127.0.0.1:{port}"
+    pages = {
+        "trivial (/healthz)": "/healthz",
+        "front page": "/",
+        "notice page": f"/notices/{ref}",
+        "search page": "/search?q=%E5%B7%A5%E8%B5%84+%E6%8B%89%E8%90%A8",
+        "API list": "/api/v1/notices?per_page=20",
+        "API search": "/api/v1/notices?q=%E9%81%93%E8%B7%AF%E7%A1%AC%E5%8C%96",
+    }
+    try:
+        for path in pages.values():  # warm every worker's caches before timing
+            wrk(base + path, 2, args.connections)
+        results = {name: wrk(base + path, args.seconds, args.connections) for name, path in pages.items()}
+        memory = worker_memory(server)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    ceiling = results["trivial (/healthz)"]["rps"]
+    for figures in results.values():
+        figures["ratio"] = figures["rps"] / ceiling
+    report = {"notices": notices, "first_answer_s": first_answer, "worker_rss_mb": memory,
+              "seconds": args.seconds, "connections": args.connections, "pages": results}
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(report, f, indent=1, ensure_ascii=False)
+    print(f"{notices} notices; first answer {first_answer:.2f} s after start; "
+          f"worker RSS {', '.join(f'{m:.0f}' for m in memory)} MB")
+    for name, f in results.items():
+        print(f"{name:20} {f['rps']:8.1f} req/s  p95 {f['p95_ms']:7.1f} ms  "
+              f"{f['ratio']:5.0%} of trivial  non-2xx {f['non_2xx']}")
+
+
+if __name__ == "__main__":
+    main()
