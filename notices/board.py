@@ -168,7 +168,9 @@ def in_rank_order(refs):
     if not refs:
         return []
     rows = db.session.scalars(
-        db.select(Notice).where(Notice.ref.in_(refs), Notice.status.in_(PUBLIC_STATUSES))
+        db.select(Notice)
+        .where(Notice.ref.in_(refs), Notice.status.in_(PUBLIC_STATUSES))
+        .options(selectinload(Notice.items))
     )
     by_ref = {n.ref: n for n in rows}
     return [by_ref[ref] for ref in refs if ref in by_ref]
