@@ -1,8 +1,13 @@
-"""Take the README's screenshots of the front page, loaded with the seed notices.
+"""Take screenshots of the board, loaded with the seed notices, in Debian's Chromium.
 
-Run from the repository root: ``python docs/screenshot.py``. It builds a throwaway app with
-its own SQLite database, serves it on a free local port and drives Debian's Chromium.
+Run from the repository root:
+- ``python docs/screenshot.py`` writes the README's front-page screenshots into docs/;
+- ``python docs/screenshot.py --forms DIR`` writes each submission form on a phone and on a
+  desktop into DIR, for looking at the layout (not kept in the repository).
+
+It builds a throwaway app with its own SQLite database and serves it on a free local port.
 """
+import argparse
 import pathlib
 import sys
 import tempfile
@@ -18,6 +23,7 @@ from werkzeug.serving import make_server  # noqa: E402
 from notices import accounts  # noqa: E402
 from notices import create_app  # noqa: E402
 from notices import expiry  # noqa: E402
+from notices import kinds  # noqa: E402
 from notices import seeds  # noqa: E402
 from notices.extensions import db  # noqa: E402
 
@@ -26,12 +32,8 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-SHOTS = {
-    "front-page.png": {"viewport": {"width": 1280, "height": 900}},
-    "front-page-phone.png": {
-        "viewport": {"width": 390, "height": 844}, "is_mobile": True, "device_scale_factor": 2,
-    },
-}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "device_scale_factor": 2}
 
 
 def build_app(tmp):
@@ -48,7 +50,8 @@ def build_app(tmp):
     return app
 
 
-def main():
+def shoot(shots):
+    """Take each (path on the board, device, file) in ``shots``."""
     with tempfile.TemporaryDirectory() as tmp:
         app = build_app(pathlib.Path(tmp))
         httpd = make_server("127.0.0.1", 0, app, threaded=True)
@@ -59,19 +62,38 @@ def main():
                 browser = p.chromium.launch(
                     executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
                 )
-                for name, device in SHOTS.items():
+                for path, device, out in shots:
                     context = browser.new_context(**device)
                     page = context.new_page()
-                    page.goto(f"http://127.0.0.1:{httpd.server_port}/", wait_until="networkidle")
-                    page.screenshot(path=REPO / "docs" / name, full_page=True)
+                    page.goto(f"http://127.0.0.1:{httpd.server_port}{path}", wait_until="networkidle")
+                    page.screenshot(path=out, full_page=True)
                     context.close()
-                    print(f"wrote docs/{name}")
+                    print(f"wrote {out}")
                 browser.close()
         finally:
             httpd.shutdown()
             httpd.server_close()
             with app.app_context():
                 db.engine.dispose()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--forms", metavar="DIR", help="shoot the submission forms into DIR")
+    args = parser.parse_args()
+    if args.forms:
+        out = pathlib.Path(args.forms)
+        out.mkdir(parents=True, exist_ok=True)
+        shoot([
+            (f"/submit/{code}", device, out / f"{code}-{name}.png")
+            for name, device in (("phone", PHONE), ("desktop", DESKTOP))
+            for code in kinds.KINDS
+        ])
+    else:
+        shoot([
+            ("/", DESKTOP, REPO / "docs" / "front-page.png"),
+            ("/", PHONE, REPO / "docs" / "front-page-phone.png"),
+        ])
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ way everywhere.
 """
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import extract
 from sqlalchemy import func
 from sqlalchemy import or_
@@ -48,6 +49,14 @@ def show(notice, today):
         state=expiry.public_state(notice.status, notice.window_end, today),
         status_line=kind.status_line(notice, today),
     )
+
+
+def draft_text(notice, today, masked=True):
+    """Return a notice's wording, dated as published or, before that, as if published today."""
+    kind = notice.kind_def
+    start = notice.window_start or today
+    end = notice.window_end or expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
+    return kind.text(kind.fields_of(notice, masked=masked), start, end)
 
 
 def find(ref):

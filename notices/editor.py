@@ -21,6 +21,7 @@ from wtforms import StringField
 from wtforms.validators import InputRequired
 
 from notices import accounts
+from notices import board
 from notices import expiry
 from notices import kinds
 from notices import review
@@ -150,15 +151,12 @@ def notice(ref):
     notice = _notice_or_404(ref)
     today = expiry.board_today(expiry.utcnow())
     kind = notice.kind_def
-    start = notice.window_start or today
-    end = notice.window_end or expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
-    fields = kind.fields_of(notice, masked=False)
     return render_template(
         "editor/notice.html",
         notice=notice,
         kind=kind,
-        fields=fields,
-        text=kind.text(fields, start, end),
+        fields=kind.fields_of(notice, masked=False),
+        text=board.draft_text(notice, today, masked=False),
         warnings=review.warnings(notice, today),
     )
 

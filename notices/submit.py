@@ -11,6 +11,7 @@ from flask import request
 from flask import url_for
 from werkzeug.datastructures import MultiDict
 
+from notices import board
 from notices import expiry
 from notices import kinds
 from notices import services
@@ -142,14 +143,11 @@ def track(token):
     notice = _tracked_or_404(token)
     today = expiry.board_today(expiry.utcnow())
     kind = notice.kind_def
-    start = notice.window_start or today
-    end = notice.window_end or expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
-    fields = kind.fields_of(notice, masked=True)
     response = render_template(
         "submit/track.html",
         notice=notice,
         kind=kind,
-        text=kind.text(fields, start, end),
+        text=board.draft_text(notice, today),
         status_line=kind.status_line(notice, today) if notice.is_public else None,
     )
     # The address is the submitter's key: keep it out of caches and search engines.
