@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app app
 # apt-get needs root; use sudo only where we are not root already.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser test demo clean
+.PHONY: install browser test demo bench clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,16 @@ browser:
 test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Benchmarks, on demand: 100,000 notices (the corpus is cached in bench/.cache after the
+# first run), the board's search beside SQLite FTS5 and tantivy, and serving under gunicorn.
+BENCH_N ?= 100000
+bench: install
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(BIN)/python bench/search_peers.py --n $(BENCH_N) --queries-per-class 20 --repeats 1
+	$(BIN)/python bench/serving.py --db bench/.cache/$(BENCH_N)/bench.db --index bench/.cache/$(BENCH_N)/whoosh
+	$(BIN)/python bench/report.py
 
 demo: install
 	$(FLASK) init-db

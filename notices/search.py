@@ -362,7 +362,9 @@ def _word_query(word):
     number = documents.normalize_number(word)
     if _NUMBER.fullmatch(number) and sum(c.isdigit() for c in number) >= 5:
         options.append(Q.Term("numbers", number, boost=4.0))
-    whole = _substring(word, exact=False)
+    # Digits and letters repeat in every phone and masked number: only their exact sequence
+    # means anything, so they keep their positions.
+    whole = _substring(word, exact=word.isascii())
     if whole is not None:
         options.append(Q.Or([whole, Q.Term("words", word.lower(), boost=2.0)]))
     pieces = [w for w, *_ in words(word) if len(w) > 1 or not w.isascii()]
