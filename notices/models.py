@@ -88,6 +88,8 @@ class Notice(db.Model):
     __table_args__ = (
         Index("ix_notice_listing", "status", "kind", "window_end"),
         Index("ix_notice_published_on", "published_on"),
+        # Active listings of every type: the notices whose window is still open.
+        Index("ix_notice_status_window_end", "status", "window_end"),
     )
 
     @property
