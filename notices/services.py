@@ -7,6 +7,7 @@ Callers read the clock once and pass ``now`` (aware), so every rule is testable 
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 
 from flask import current_app
@@ -138,15 +139,18 @@ def validate(kind, formdata, today):
     return form
 
 
-def token_for(key):
-    """Return the tracking token a submission key stands for.
+def token_for(key, formdata):
+    """Return the tracking token a submission key and its content stand for.
 
-    The token is derived from the key with the app's secret, so a form confirmed twice (a
+    The token is derived from both with the app's secret, so a form confirmed twice (a
     double tap, Back and confirm again, a retried request) finds the notice it already made
-    and its tracking page, instead of storing a duplicate. Neither key nor token is stored.
+    and its tracking page, instead of storing a duplicate. The content is part of it because
+    an API client chooses its own keys: someone who guesses a key learns nothing unless they
+    also send the very same submission. Neither key nor token is stored.
     """
+    content = json.dumps(sorted(MultiDict(formdata).items(multi=True)), ensure_ascii=False)
     secret = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(secret, key.encode(), hashlib.sha256).digest()[:24]
+    digest = hmac.new(secret, f"{key}\n{content}".encode(), hashlib.sha256).digest()[:24]
     return base64.urlsafe_b64encode(digest).decode()
 
 
@@ -160,7 +164,7 @@ def submit(kind, formdata, *, now, key=None):
     With a ``key`` (the preview's one-time key, or an API Idempotency-Key) the same key
     always returns the same notice, stored once.
     """
-    token = token_for(key) if key else secrets.token_urlsafe(24)
+    token = token_for(key, formdata) if key else secrets.token_urlsafe(24)
     if key and (existing := _existing(token)) is not None:
         return existing, token
     form = validate(kind, formdata, expiry.board_today(now))

@@ -175,6 +175,10 @@ def test_api_idempotency_key(client, app):
     second = client.post("/api/v1/submissions", json=submission(), headers=headers)
     assert second.status_code == 201 and second.get_json() == first
     assert count(app) == 1
+    # Someone else using the same key with other content gets their own notice, not this one.
+    other = client.post("/api/v1/submissions", json=submission(declarant="格桑"), headers=headers).get_json()
+    assert other["tracking_url"] != first["tracking_url"] and other["ref"] != first["ref"]
+    assert count(app) == 2
 
 
 def test_withdrawal_asks_for_confirmation_first(client, make_notice):
