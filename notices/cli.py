@@ -15,7 +15,6 @@ from notices import search
 from notices import seeds
 from notices import services
 from notices.extensions import db
-from notices.models import IndexOutbox
 
 DEMO_EDITOR = "demo-editor"
 
@@ -39,8 +38,6 @@ def reindex_command():
     total = db.session.scalar(board.public_count())
     with click.progressbar(length=total, label="Indexing", file=sys.stderr) as bar:
         count = search.reindex(notices, progress=bar.update)
-    db.session.execute(db.delete(IndexOutbox))
-    db.session.commit()
     click.echo(f"Indexed {count} public notices into {current_app.config['SEARCH_INDEX_DIR']}.")
 
 

@@ -269,9 +269,16 @@ def drain_quietly():
 
 
 def reindex(notices, progress=None):
-    """Rebuild the index from ``notices``; return how many were indexed."""
-    from notices import expiry
+    """Rebuild the index from ``notices``; return how many were indexed.
 
+    Outbox rows written before the rebuild began are settled by it and removed; rows
+    written meanwhile stay for the next drain.
+    """
+    from notices import expiry
+    from notices.extensions import db
+    from notices.models import IndexOutbox
+
+    settled = db.session.scalar(db.select(db.func.max(IndexOutbox.id)))
     ix = open_index(create=True)
     today = expiry.board_today(expiry.utcnow())
     count = 0
@@ -281,6 +288,9 @@ def reindex(notices, progress=None):
             count += 1
             if progress:
                 progress(1)
+    if settled is not None:
+        db.session.execute(db.delete(IndexOutbox).where(IndexOutbox.id <= settled))
+        db.session.commit()
     return count
 
 

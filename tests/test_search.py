@@ -293,3 +293,14 @@ def test_at_approval_time_the_window_is_indexed(app, make_notice):
     ref = make_notice("loss_declaration", day=date(2026, 7, 10)).ref
     with app.app_context():
         assert search.indexed()[ref] == ("published", 20260809)
+
+
+def test_reindex_settles_the_outbox_it_covers(app, runner, make_notice):
+    app.config["SEARCH_INDEX_ON_COMMIT"] = False
+    make_notice("loss_declaration")
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(IndexOutbox.id))) == 1
+    assert "Indexed 1 public notices" in runner.invoke(args=["reindex"]).output
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(IndexOutbox.id))) == 0
+    assert runner.invoke(args=["check-index"]).exit_code == 0
