@@ -14,7 +14,6 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func
 from wtforms import PasswordField
 from wtforms import SelectField
 from wtforms import StringField
@@ -121,12 +120,9 @@ def queue():
     code = request.args.get("type") or None
     if code is not None and kinds.get(code) is None:
         abort(404)
-    counts = dict(
-        db.session.execute(
-            db.select(Notice.kind, func.count()).where(Notice.status == "submitted").group_by(Notice.kind)
-        ).all()
-    )
-    query = db.select(Notice).where(Notice.status == "submitted").order_by(Notice.submitted_at, Notice.id)
+    waiting = db.select(Notice).where(Notice.status == "submitted")
+    counts = board.kind_counts(waiting)
+    query = waiting.order_by(Notice.submitted_at, Notice.id)
     if code:
         query = query.where(Notice.kind == code)
     pagination = db.paginate(

@@ -32,17 +32,18 @@ def warnings(notice, today):
                 f"{cn_date(other.published_on)}在 {other.ref} 中声明作废。"
             )
     if notice.kind == "wage_clearance":
+        # Compared in the database: JSON field access that SQLite and PostgreSQL both do.
         same = db.session.scalars(
             db.select(Notice).where(
                 Notice.kind == "wage_clearance",
                 Notice.status == "published",
                 Notice.id != notice.id,
+                Notice.fields["project_name"].as_string() == notice.fields["project_name"],
             )
         )
         for other in same:
-            if other.fields["project_name"] == notice.fields["project_name"]:
-                state = "仍在公示" if not expiry.is_expired(other.window_end, today) else "已过期"
-                found.append(
-                    f"同一项目的工资结清公示已于{cn_date(other.published_on)}发布({other.ref},{state})。"
-                )
+            state = "仍在公示" if not expiry.is_expired(other.window_end, today) else "已过期"
+            found.append(
+                f"同一项目的工资结清公示已于{cn_date(other.published_on)}发布({other.ref},{state})。"
+            )
     return found

@@ -55,7 +55,7 @@ _RUNS = re.compile(
     r"|(?P<tibetan>[\u0f00-\u0fff]+)"
     r"|(?P<latin>[0-9A-Za-z]+)"
 )
-_TSHEG = re.compile(r"[\u0f0b-\u0f14\u0f0b\s]+")
+_TSHEG = re.compile(r"[\u0f0b-\u0f14\s]+")
 _NUMBER = re.compile(r"[A-Z0-9-]{6,40}")
 
 

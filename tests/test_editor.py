@@ -113,6 +113,8 @@ def test_warning_for_a_wage_notice_of_the_same_project(client, editor, make_noti
     login(client)
     page = client.get(f"/editor/notices/{ref}").get_data(as_text=True)
     assert "同一项目的工资结清公示已于2026年7月10日发布" in page
+    other = make_notice("wage_clearance", status="submitted", day=date(2026, 7, 20), project_name="另一个项目").ref
+    assert "同一项目" not in client.get(f"/editor/notices/{other}").get_data(as_text=True)
 
 
 def test_warning_for_a_call_whose_start_has_passed(client, editor, make_notice):
