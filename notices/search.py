@@ -215,12 +215,18 @@ def document(notice, shown):
     }
 
 
-def _write(writer, notice, today):
+def _document_if_public(notice, today):
     from notices import board
 
     if notice is None or not notice.is_public:
-        return
-    writer.update_document(**document(notice, board.show(notice, today)))
+        return None
+    return document(notice, board.show(notice, today))
+
+
+def _write(writer, notice, today):
+    doc = _document_if_public(notice, today)
+    if doc is not None:
+        writer.update_document(**doc)
 
 
 def drain(limit=500):
@@ -238,26 +244,38 @@ def drain(limit=500):
     ix = open_index()
     while True:
         rows = db.session.scalars(db.select(IndexOutbox).order_by(IndexOutbox.id).limit(limit)).all()
-        if not rows:
-            return done
-        try:
-            writer = ix.writer(timeout=0)
-        except LockError:
+        writer = _writer_if_free(ix) if rows else None
+        if writer is None:
+            db.session.commit()
             return done
         try:
             today = expiry.board_today(expiry.utcnow())
+            ids = [row.id for row in rows]
+            documents = {}
             for ref in dict.fromkeys(row.ref for row in rows):
                 notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
+                documents[ref] = _document_if_public(notice, today)
+            # End the transaction before the slow part: the index writes below must not
+            # keep other writers waiting for the database.
+            db.session.commit()
+            for ref, doc in documents.items():
                 writer.delete_by_term("ref", ref)
-                _write(writer, notice, today)
+                if doc is not None:
+                    writer.add_document(**doc)
             writer.commit()
         except BaseException:
             writer.cancel()
             raise
-        ids = [row.id for row in rows]
         db.session.execute(db.delete(IndexOutbox).where(IndexOutbox.id.in_(ids)))
         db.session.commit()
         done += len(ids)
+
+
+def _writer_if_free(ix):
+    try:
+        return ix.writer(timeout=0)
+    except LockError:
+        return None
 
 
 def drain_quietly():

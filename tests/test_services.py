@@ -197,9 +197,12 @@ def test_a_stale_copy_cannot_act_on_a_changed_notice(app, make_notice, editor):
     with app.app_context():
         user = db.session.merge(editor)
         stale = load(ref)
+        # The page that showed it is done; the copy outlives its transaction.
+        db.session.close()
         # Another editor rejects it meanwhile, through another connection.
         with db.engine.begin() as other:
             other.execute(update(Notice).where(Notice.ref == ref).values(status="rejected"))
+        stale = db.session.merge(stale, load=False)
         assert stale.status == "submitted"
         with pytest.raises(NoticeError, match="已被他人更改"):
             services.approve(stale, user, now=at(date(2026, 7, 10)))

@@ -1,0 +1,82 @@
+"""How the board uses SQLite: write transactions take the lock first, page views never wait."""
+import sqlite3
+import threading
+
+import pytest
+
+from notices.extensions import db
+from notices.extensions import reading
+
+
+def _other_writer(app):
+    path = db.engine.url.database
+    return sqlite3.connect(path, timeout=0, isolation_level=None)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_a_request_that_may_write_holds_the_write_lock_from_its_first_query(app, method):
+    with app.test_request_context("/", method=method):
+        db.session.execute(db.text("select count(*) from notice"))
+        other = _other_writer(app)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        db.session.rollback()
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_page_views_read_without_the_write_lock(app, method):
+    with app.test_request_context("/", method=method):
+        db.session.execute(db.text("select count(*) from notice"))
+        other = _other_writer(app)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+
+
+def test_commands_write_immediately_unless_they_say_they_read(app):
+    with app.app_context():
+        db.session.execute(db.text("select 1"))
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            _other_writer(app).execute("BEGIN IMMEDIATE")
+        db.session.rollback()
+        reading()
+        db.session.execute(db.text("select 1"))
+        other = _other_writer(app)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+
+
+def test_read_then_write_transactions_wait_for_each_other_instead_of_failing(app):
+    """Each thread reads a counter and writes it back +1: no lost update, no 'locked' error.
+
+    With DEFERRED transactions the second writer fails at once with SQLITE_BUSY (its
+    snapshot is stale), busy timeout or not.
+    """
+    with app.app_context():
+        db.session.execute(db.text("create table counter (n integer)"))
+        db.session.execute(db.text("insert into counter values (0)"))
+        db.session.commit()
+    errors = []
+    start = threading.Barrier(4)
+
+    def work():
+        try:
+            with app.test_request_context("/", method="POST"):
+                start.wait()
+                for _ in range(25):
+                    n = db.session.scalar(db.text("select n from counter"))
+                    db.session.execute(db.text("update counter set n = :n"), {"n": n + 1})
+                    db.session.commit()
+                db.session.remove()
+        except Exception as error:  # reported below, with the thread's failure
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with app.app_context():
+        assert db.session.scalar(db.text("select n from counter")) == 100
