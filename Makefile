@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app app
 # apt-get needs root; use sudo only where we are not root already.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser test demo bench clean
+.PHONY: install system test stress demo bench clean
 
 install: $(VENV)/.installed
 
@@ -18,14 +18,16 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 # Browser tests drive Debian's chromium through Playwright; Chinese text needs a CJK font.
-browser:
-	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then \
+# Tests start their own private redis-server, the rate limiter's store shared by workers.
+system:
+	@if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null \
+			|| ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-			chromium fonts-noto-cjk fontconfig >/dev/null; \
+			chromium fonts-noto-cjk fontconfig redis-server >/dev/null; \
 	fi
 
-test: install browser
+test: install system
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -11,7 +11,20 @@ timeout = 30
 # forked workers: faster start, less memory per worker.
 preload_app = True
 accesslog = None
+# Access and error logs go through notices.logs, which keeps tokens and ID numbers out.
+logger_class = "notices.logs.GunicornLogger"
 # Requests larger than this are refused before Flask sees them.
 limit_request_line = 8190
 
 jieba.initialize()
+
+# Rate limits count per process in memory://, so four workers would each allow the full
+# number of login attempts. Refuse to start that way; an explicit FLASK_RATELIMIT_ENABLED=false
+# (benchmarks of page speed) is the only way round.
+_limits = os.environ.get("FLASK_RATELIMIT_STORAGE_URI", "memory://")
+_limited = os.environ.get("FLASK_RATELIMIT_ENABLED", "true").lower() != "false"
+if workers > 1 and _limited and _limits.startswith("memory"):
+    raise SystemExit(
+        "gunicorn.conf.py: set FLASK_RATELIMIT_STORAGE_URI to a shared store such as "
+        "redis://localhost:6379 so that all workers count logins and submissions together."
+    )

@@ -8,6 +8,7 @@ from notices import api
 from notices import cli
 from notices import editor
 from notices import errors
+from notices import logs
 from notices import public
 from notices import search
 from notices import security
@@ -43,15 +44,27 @@ def create_app(test_config=None):
         PER_PAGE=20,
         # Flask-WTF would look for Flask-Babel; WTForms' own Chinese messages are used instead.
         WTF_I18N_ENABLED=False,
-        # Where Flask-Limiter counts; several workers need a shared store (redis://…).
+        # Where Flask-Limiter counts. memory:// serves one process (flask run); gunicorn's
+        # workers must share counts, so gunicorn.conf.py insists on redis://… there.
         RATELIMIT_STORAGE_URI="memory://",
+        # If Redis goes away, count in each worker's memory until it is back, rather than
+        # answer every login with an error.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
         # Submissions one address may make, on the form and through the API.
         SUBMIT_RATE_LIMIT="20 per hour",
         # Login attempts one address may make.
         LOGIN_RATE_LIMIT="10 per minute;50 per day",
-        # Session cookies are never readable from scripts and never sent cross-site.
+        # Session cookies are never readable from scripts, never sent cross-site and never
+        # sent over plain HTTP (browsers make an exception for 127.0.0.1 and localhost).
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=True,
+        # Hours an editor's login lasts before asking for the password again.
+        LOGIN_SESSION_HOURS=12,
+        # Request bodies above this are refused with 413 before anything reads them; the
+        # longest submission the forms accept is a small fraction of it.
+        MAX_CONTENT_LENGTH=256 * 1024,
     )
     app.config.from_prefixed_env()
     if test_config is not None:
@@ -67,6 +80,7 @@ def create_app(test_config=None):
     limiter.init_app(app)
     templating.init_app(app)
     security.init_app(app)
+    logs.init_app(app)
     errors.init_app(app)
     search.init_app(app)
     cli.init_app(app)

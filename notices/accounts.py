@@ -1,11 +1,17 @@
-"""Editor accounts: creation and passwords, hashed with Argon2id."""
+"""Editor accounts: creation, passwords hashed with Argon2id, and login sessions."""
+import hashlib
+import secrets
+from datetime import timedelta
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
+from flask import current_app
 
 from notices import expiry
 from notices.extensions import db
 from notices.extensions import login_manager
+from notices.models import LoginSession
 from notices.models import User
 
 # argon2-cffi's defaults are RFC 9106's low-memory profile (64 MiB, 3 passes), above OWASP's floor.
@@ -55,6 +61,8 @@ def set_password(username, password, *, role="editor"):
         return create_user(username, password, role=role)
     _check(username, password, role)
     user.password_hash = hasher.hash(password)
+    # Whoever knew the old password is logged out with it.
+    end_sessions_of(user, now=expiry.utcnow())
     db.session.commit()
     return user
 
@@ -76,8 +84,53 @@ def authenticate(username, password):
     return user
 
 
+def _hash(session_id):
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def start_session(user, *, now):
+    """Open a login session for ``user`` and return it ready for ``login_user``."""
+    user.session_id = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(id_hash=_hash(user.session_id), user_id=user.id, created_at=now))
+    db.session.commit()
+    return user
+
+
+def end_session(session_id, *, now):
+    """End one login session: its cookie is refused from now on, wherever it is replayed."""
+    db.session.execute(
+        db.update(LoginSession)
+        .where(LoginSession.id_hash == _hash(session_id), LoginSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    db.session.commit()
+
+
+def end_sessions_of(user, *, now):
+    """End every open login session of ``user`` (a new password, a disabled account)."""
+    db.session.execute(
+        db.update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
 @login_manager.user_loader
-def load_user(user_id):
-    # A disabled account's open sessions end with it.
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+def load_user(session_id):
+    """Return the active user of an open, unexpired login session, or None."""
+    hours = current_app.config["LOGIN_SESSION_HOURS"]
+    since = expiry.utcnow() - timedelta(hours=hours)
+    user = db.session.scalar(
+        db.select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            LoginSession.id_hash == _hash(session_id),
+            LoginSession.ended_at.is_(None),
+            LoginSession.created_at > since,
+            # A disabled account's open sessions end with it.
+            User.active.is_(True),
+        )
+    )
+    if user is not None:
+        user.session_id = session_id
+    return user

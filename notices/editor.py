@@ -98,7 +98,7 @@ def login():
     if form.validate_on_submit():
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is not None:
-            login_user(user)
+            login_user(accounts.start_session(user, now=expiry.utcnow()))
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("用户名或密码不正确")
     return render_template("editor/login.html", form=form)
@@ -107,7 +107,8 @@ def login():
 @bp.post("/logout")
 @editor_required
 def logout():
-    """Log the editor out."""
+    """Log the editor out, ending the session on the server as well as in the browser."""
+    accounts.end_session(current_user.session_id, now=expiry.utcnow())
     logout_user()
     flash("已退出登录。", "success")
     return redirect(url_for("public.index"))
@@ -227,6 +228,8 @@ def set_active(user_id):
         flash("不能停用自己的账户。", "error")
     else:
         user.active = request.form.get("active") == "1"
+        if not user.active:
+            accounts.end_sessions_of(user, now=expiry.utcnow())
         db.session.commit()
         flash(f"账户 {user.username} 已{'启用' if user.active else '停用'}。", "success")
     return redirect(url_for("editor.users"))

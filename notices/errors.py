@@ -26,7 +26,7 @@ def handle_csrf_error(error):
 def handle_http_error(error):
     """Answer an HTTP error in the form the client asked for."""
     if request.path.startswith("/api/"):
-        message = error.description if error.code in (400, 404) else None
+        message = error.description if error.code in (400, 404) else MESSAGES.get(error.code)
         response = error_response(error.code, message or error.name)
     else:
         # werkzeug's own descriptions are English; ours (abort(400, description=…)) are not.

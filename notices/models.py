@@ -137,6 +137,13 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+    # The login session this user was loaded through (see LoginSession): Flask-Login keeps
+    # its id in the cookie instead of the user's, so the server can end one login.
+    session_id = None
+
+    def get_id(self):
+        return self.session_id
+
     @property
     def is_active(self):
         return self.active
@@ -147,6 +154,24 @@ class User(UserMixin, db.Model):
 
     def __repr__(self):
         return f"<User {self.username} {self.role}>"
+
+
+class LoginSession(db.Model):
+    """One editor login: the cookie names it, and it counts only while the server says so.
+
+    A signed cookie alone stays valid until it expires, however often the editor logs out; a
+    row here ends on logout, on a password change and after LOGIN_SESSION_HOURS, so a copied
+    or replayed cookie is refused from then on. Only the id's hash is stored.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self):
+        return f"<LoginSession {self.id} of user {self.user_id}>"
 
 
 class IndexOutbox(db.Model):

@@ -1,5 +1,7 @@
 import shutil
+import subprocess
 import threading
+import time
 from datetime import date
 from datetime import datetime
 from datetime import time
@@ -30,6 +32,24 @@ def config(tmp_path, db_path):
         # Tests submit far more than a person would; the limits have tests of their own.
         "RATELIMIT_ENABLED": False,
     }
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A private Redis server on a Unix socket, as the rate limiter's shared store."""
+    tmp = tmp_path_factory.mktemp("redis")
+    sock = tmp / "redis.sock"
+    server = subprocess.Popen(
+        ["redis-server", "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not sock.exists():
+        assert time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.02)
+    yield f"redis+unix://{sock}"
+    server.terminate()
+    server.wait()
 
 
 @pytest.fixture(scope="session")

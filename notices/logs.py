@@ -1,0 +1,61 @@
+"""Logs without secrets: tracking tokens, searched ID numbers and cookies never reach a log.
+
+A tracking URL (/track/<token>) is the submitter's key to their notice, and a lookup or a
+search can carry a full ID card number in its query string; both travel in the request
+line and in the Referer header that gunicorn's access log and Flask's error log record.
+"""
+import logging
+import re
+
+from gunicorn import glogging
+
+# The tracking token in a path, and the values of query parameters that may hold a person's
+# document number or a secret.
+_SECRETS = re.compile(
+    r"(?P<path>/track/)[^/?#\s\"]+"
+    r"|(?P<param>[?&;](?:q|number|token|password|csrf_token)=)[^&#\s\"]*"
+)
+# Request headers gunicorn could log as %({name}i)s that carry a credential.
+_SECRET_HEADERS = ("cookie", "authorization", "x-csrftoken", "idempotency-key")
+
+
+def redact(text):
+    """Return ``text`` with tokens and sensitive query values replaced by [redacted]."""
+    return _SECRETS.sub(lambda m: (m.group("path") or m.group("param")) + "[redacted]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redact a log record's message, with its arguments filled in."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+redacting = RedactingFilter()
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's logger with every access-log field and error message redacted."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        self.error_log.addFilter(redacting)
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key, value in atoms.items():
+            if key[1:-2] in _SECRET_HEADERS:
+                atoms[key] = "[redacted]"
+            elif isinstance(value, str):
+                atoms[key] = redact(value)
+        return atoms
+
+
+def init_app(app):
+    """Redact the app's own log (a 500 names its path) and the development server's."""
+    app.logger.addFilter(redacting)
+    logging.getLogger("werkzeug").addFilter(redacting)

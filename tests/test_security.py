@@ -1,0 +1,176 @@
+"""Headers on every response, body limits, server-side logout and logs without secrets."""
+import logging
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from conftest import EDITOR_PASSWORD
+from conftest import seed_data
+
+from notices import expiry
+from notices.extensions import db
+from notices.logs import redact
+from notices.models import LoginSession
+from notices.models import Notice
+
+
+def login(client, username="editor", password=EDITOR_PASSWORD):
+    return client.post("/editor/login", data={"username": username, "password": password})
+
+
+@pytest.fixture
+def failing_app(app):
+    """The app with one route that fails, to see what a 500 looks like."""
+
+    @app.get("/track/<token>/boom")
+    def boom(token):
+        raise RuntimeError("boom")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    return app
+
+
+def responses(app):
+    """One response of every kind the board gives: pages, errors, the API and static files."""
+    client = app.test_client()
+    yield "page", client.get("/")
+    static = client.get("/static/board.css")
+    static.close()
+    yield "static", static
+    yield "api", client.get("/api/v1/notices")
+    yield "404", client.get("/no/such/page")
+    yield "api 404", client.get("/api/v1/notices/YS-0-NONE")
+    yield "405", client.post("/")
+    yield "413", client.post("/submit/loss_declaration", data={"declarant": "x" * 300_000})
+    yield "500", client.get("/track/abc/boom")
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield "400 csrf", client.post("/submit/loss_declaration", data={})
+
+
+def test_every_response_carries_the_security_headers(failing_app):
+    seen = set()
+    for name, response in responses(failing_app):
+        seen.add(response.status_code)
+        headers = response.headers
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp, name
+        assert "frame-ancestors 'none'" in csp, name
+        assert headers["X-Frame-Options"] == "DENY", name
+        assert headers["X-Content-Type-Options"] == "nosniff", name
+        assert headers["Referrer-Policy"] == "same-origin", name
+    assert {200, 400, 404, 405, 413, 500} <= seen
+
+
+def test_a_500_is_a_page_that_gives_nothing_away(failing_app):
+    response = failing_app.test_client().get("/track/abc/boom")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "服务器出错了" in body
+    assert "RuntimeError" not in body and "Traceback" not in body
+
+
+def test_session_cookie_is_secure_httponly_and_same_site(client, editor):
+    response = login(client)
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("session=")
+    for flag in ("Secure", "HttpOnly", "SameSite=Lax"):
+        assert flag in cookie
+
+
+def test_oversize_bodies_are_refused_with_413_and_nothing_is_stored(app, client):
+    big = "扎西" * 200_000
+    page = client.post("/submit/loss_declaration", data={"declarant": big})
+    assert page.status_code == 413
+    assert "提交的内容过大" in page.get_data(as_text=True)
+    api = client.post("/api/v1/submissions", json={**seed_data("loss_declaration"), "declarant": big})
+    assert api.status_code == 413
+    assert api.is_json and api.json["error"] == "提交的内容过大"
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Notice.id))) == 0
+
+
+def test_a_submission_at_the_fields_maximum_is_not_refused_for_its_size(app, client):
+    data = seed_data("loss_declaration")
+    items = [
+        {"owner_name": "扎" * 100, "document_type": "id_card", "document_number": "540102199001011233"}
+        for _ in range(20)
+    ]
+    data.update(declarant="央" * 100, items=items)
+    response = client.post("/api/v1/submissions", json=data)
+    assert response.status_code != 413
+
+
+def test_logout_ends_the_session_on_the_server(client, editor):
+    login(client)
+    stolen = client.get_cookie("session").value
+    assert client.get("/editor/").status_code == 200
+    client.post("/editor/logout")
+    # The browser forgot the cookie; a copy of it replayed later is refused all the same.
+    client.set_cookie("session", stolen)
+    response = client.get("/editor/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/editor/login")
+
+
+def test_logout_ends_only_that_login(app, editor):
+    phone, desk = app.test_client(), app.test_client()
+    login(phone)
+    login(desk)
+    phone.post("/editor/logout")
+    assert phone.get("/editor/").status_code == 302
+    assert desk.get("/editor/").status_code == 200
+
+
+def test_a_new_password_ends_every_open_session(app, editor):
+    from notices import accounts
+
+    client = app.test_client()
+    login(client)
+    with app.app_context():
+        accounts.set_password("editor", "another-long-password")
+    assert client.get("/editor/").status_code == 302
+
+
+def test_a_login_lasts_login_session_hours(app, client, editor):
+    login(client)
+    hours = app.config["LOGIN_SESSION_HOURS"]
+    with time_machine.travel(expiry.utcnow() + timedelta(hours=hours, minutes=-1)):
+        assert client.get("/editor/").status_code == 200
+    with time_machine.travel(expiry.utcnow() + timedelta(hours=hours, minutes=1)):
+        assert client.get("/editor/").status_code == 302
+
+
+def test_only_the_session_ids_hash_is_stored(app, client, editor):
+    login(client)
+    cookie = client.get_cookie("session").value
+    with app.app_context():
+        stored = db.session.scalars(db.select(LoginSession.id_hash)).all()
+    assert len(stored) == 1 and len(stored[0]) == 64
+    assert stored[0] not in cookie
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ("GET /track/Zq3-_x9AbCdEfGhIjKlMnOpQrStUvWxYz012 HTTP/1.1", "Zq3-_x9AbCdEfGhIjKlMnOpQrStUvWxYz012"),
+        ("GET /track/Zq3x9Ab/withdraw HTTP/1.1", "Zq3x9Ab"),
+        ("GET /lost?number=540102199001011233 HTTP/1.1", "540102199001011233"),
+        ("GET /api/v1/lost-documents?kind=id_card&number=5401021990010112 HTTP/1.1", "5401021990010112"),
+        ("GET /search?type=loss_declaration&q=540102199001011233&page=2 HTTP/1.1", "540102199001011233"),
+        ("https://board.example/track/Zq3x9Ab", "Zq3x9Ab"),
+    ],
+)
+def test_redact_removes_tokens_and_numbers(line, secret):
+    cleaned = redact(line)
+    assert secret not in cleaned
+    assert "[redacted]" in cleaned
+
+
+def test_the_error_log_of_a_500_names_no_token(failing_app, caplog):
+    token = "Zq3x9AbCdEfGhIjKlMnOpQr"
+    with caplog.at_level(logging.ERROR):
+        failing_app.test_client().get(f"/track/{token}/boom")
+    assert "Exception on /track/[redacted]/boom" in caplog.text
+    assert token not in caplog.text
+    assert re.search(r"RuntimeError: boom", caplog.text)
