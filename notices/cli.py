@@ -9,12 +9,14 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from notices import accounts
+from notices import backup
 from notices import board
 from notices import expiry
 from notices import search
 from notices import seeds
 from notices import services
 from notices.extensions import db
+from notices.extensions import reading
 
 DEMO_EDITOR = "demo-editor"
 
@@ -34,6 +36,8 @@ def init_db_command():
 @with_appcontext
 def reindex_command():
     """Rebuild the search index from the database."""
+    # Minutes of reading: other writers must not wait for them.
+    reading()
     notices = board.public_notices()
     total = db.session.scalar(board.public_count())
     with click.progressbar(length=total, label="Indexing", file=sys.stderr) as bar:
@@ -45,6 +49,7 @@ def reindex_command():
 @with_appcontext
 def check_index_command():
     """Compare the search index with the database; exit 1 if they differ."""
+    reading()
     differences = search.check(board.public_state())
     for line in differences:
         click.echo(line)
@@ -117,10 +122,51 @@ def expire_command(today):
     click.echo(f"Recorded expiry of {count} notices (board date {day.isoformat()}).")
 
 
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_command(path):
+    """Write a consistent copy of the database to PATH, which must not exist yet."""
+    try:
+        made = backup.backup(path)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"Backed up {db.engine.url.render_as_string(hide_password=True)} to {made.path}: "
+        f"{made.size:,} bytes, {made.notices} notices, integrity ok, "
+        f"in {made.seconds:.2f} s."
+    )
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Replace the current data without asking.")
+@with_appcontext
+def restore_command(path, yes):
+    """Replace the database with the backup at PATH and rebuild the search index."""
+    url = db.engine.url.render_as_string(hide_password=True)
+    if not yes:
+        click.confirm(
+            f"Replace every notice, account and audit entry in {url} with {path}?", abort=True
+        )
+    try:
+        done = backup.restore(path)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"Restored {done.path} into {url} (schema {done.revision}): notices {done.notices} "
+        f"({done.public} public), loss items {done.loss_items}, audit entries "
+        f"{done.audit_entries}, accounts {done.users}."
+    )
+    index_dir = current_app.config["SEARCH_INDEX_DIR"]
+    click.echo(f"Indexed {done.indexed} public notices into {index_dir}.")
+
+
 def init_app(app):
     """Register the board's commands with the app's CLI."""
     for command in (
         init_db_command, seed_demo_command, create_user_command, expire_command,
-        reindex_command, check_index_command, index_outbox_command,
+        reindex_command, check_index_command, index_outbox_command, backup_command,
+        restore_command,
     ):
         app.cli.add_command(command)
