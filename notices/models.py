@@ -181,6 +181,10 @@ class IndexOutbox(db.Model):
     index holds the change, so a crash between the two loses nothing.
     """
 
+    # Ids are never reused (SQLite's AUTOINCREMENT): a drain deletes the rows it indexed by
+    # id after the index lock is released, and a reused id would delete a newer change.
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -185,7 +185,9 @@ def _dir():
 def open_index(create=False):
     """Return the app's Whoosh index, creating an empty one if there is none (or if asked)."""
     path = _dir()
-    if create or not whoosh_index.exists_in(path):
+    # Once open, an index is not looked for again: another process committing to it
+    # replaces its table of contents, and a look at that moment can find none.
+    if create or (path not in _indexes and not whoosh_index.exists_in(path)):
         os.makedirs(path, exist_ok=True)
         _indexes[path] = whoosh_index.create_in(path, SCHEMA)
     elif path not in _indexes:

@@ -86,10 +86,11 @@ def flatten(data):
         if value is None:
             return ""
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
+            return _encodable(name, str(value))
         raise NoticeError.on(name, "应为文字或数字")
 
     for name, value in data.items():
+        _encodable("fields", name)
         if name == "items":
             if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
                 raise NoticeError.on("items", "应为证件列表,每项包含 owner_name、document_type、document_number")
@@ -100,6 +101,20 @@ def flatten(data):
         else:
             pairs.append((name, scalar(name, value)))
     return pairs
+
+
+def _encodable(name, text):
+    """Return ``text`` if it can be stored and shown, or refuse it.
+
+    JSON can carry half a UTF-16 surrogate pair ("\\ud800"), which is no character at all:
+    no page, database or index could encode it. Form posts never do (undecodable bytes
+    become U+FFFD), so only the JSON path needs this.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NoticeError.on(name, "含有无法识别的字符,请删除后重新输入") from None
+    return text
 
 
 def field_errors(form):

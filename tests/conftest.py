@@ -1,7 +1,6 @@
+import copy
 import shutil
-import subprocess
 import threading
-import time
 from datetime import date
 from datetime import datetime
 from datetime import time
@@ -32,24 +31,6 @@ def config(tmp_path, db_path):
         # Tests submit far more than a person would; the limits have tests of their own.
         "RATELIMIT_ENABLED": False,
     }
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    """A private Redis server on a Unix socket, as the rate limiter's shared store."""
-    tmp = tmp_path_factory.mktemp("redis")
-    sock = tmp / "redis.sock"
-    server = subprocess.Popen(
-        ["redis-server", "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not sock.exists():
-        assert time.monotonic() < deadline, "redis-server did not start"
-        time.sleep(0.02)
-    yield f"redis+unix://{sock}"
-    server.terminate()
-    server.wait()
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +80,8 @@ def at(day, hour=9, minute=0):
 def seed_data(code, index=0):
     """Return the form data of a seed notice of type ``code`` (the index-th of them)."""
     matching = [s for s in seeds.SEEDS if s.kind == code]
-    return dict(matching[index].data)
+    # A deep copy: a test changing a loss item must not change the seed for the next test.
+    return copy.deepcopy(matching[index].data)
 
 
 @pytest.fixture

@@ -230,3 +230,32 @@ def test_submission_api_refuses_wrong_value_types(app, client, changes):
 def test_submission_api_refuses_malformed_json(client):
     response = client.post("/api/v1/submissions", data="{not json", content_type="application/json")
     assert response.status_code == 400 and response.is_json
+
+
+def _raw_json(data, lone):
+    """Serialise ``data`` with ``lone`` spliced in as JSON text: a lone surrogate, escaped or raw."""
+    import json
+
+    text = json.dumps(data, ensure_ascii=False).replace("LONE", lone)
+    return text.encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("lone", ["\\ud800", "\\udfff", "\ud800"])
+@pytest.mark.parametrize("where", ["declarant", "submitter_name", "owner_name", "key"])
+@pytest.mark.parametrize("idempotency", [None, "retry-1"])
+def test_submission_api_refuses_half_a_surrogate_pair(app, client, lone, where, idempotency):
+    """Half a surrogate pair is no character: refused with 422, never stored to break pages."""
+    data = {"type": "loss_declaration", **seed_data("loss_declaration")}
+    if where == "owner_name":
+        data["items"][0]["owner_name"] = "扎西LONE"
+    elif where == "key":
+        data["LONE"] = "x"
+    else:
+        data[where] = "扎西LONE"
+    headers = {"Idempotency-Key": idempotency} if idempotency else {}
+    response = client.post("/api/v1/submissions", data=_raw_json(data, lone),
+                           content_type="application/json", headers=headers)
+    assert response.status_code == 422
+    assert "含有无法识别的字符" in str(response.get_json()["errors"])
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Notice.id))) == 0

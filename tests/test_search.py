@@ -304,3 +304,14 @@ def test_reindex_settles_the_outbox_it_covers(app, runner, make_notice):
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(IndexOutbox.id))) == 0
     assert runner.invoke(args=["check-index"]).exit_code == 0
+
+
+def test_outbox_ids_are_never_reused(app, make_notice):
+    """A drain deletes what it indexed by id; an emptied outbox must not hand the id out again."""
+    make_notice("loss_declaration")  # its outbox row, id 1, is indexed and deleted
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(IndexOutbox.id))) == 0
+        row = IndexOutbox(ref="YS-X", created_at=expiry.utcnow())
+        db.session.add(row)
+        db.session.commit()
+        assert row.id == 2
