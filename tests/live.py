@@ -190,11 +190,13 @@ class LiveBoard:
 
     # --- commands -----------------------------------------------------------------------
 
-    def flask(self, *args, input=None, check=True, timeout=120):
-        """Run ``flask --app app ARGS`` against this board; return the CompletedProcess."""
+    def flask(self, *args, input=None, check=True, timeout=120, env=None):
+        """Run ``flask --app app ARGS`` against this board (``env`` overriding some of its
+        settings); return the CompletedProcess."""
         done = subprocess.run(
             [str(BIN / "flask"), "--app", "app", *args],
-            cwd=ROOT, env=self.env, input=input, capture_output=True, text=True, timeout=timeout,
+            cwd=ROOT, env={**self.env, **(env or {})}, input=input, capture_output=True,
+            text=True, timeout=timeout,
         )
         if check and done.returncode != 0:
             raise RuntimeError(f"flask {' '.join(args)} exited {done.returncode}:\n"
@@ -275,9 +277,9 @@ class LiveBoard:
 
     # --- what it left behind ------------------------------------------------------------
 
-    def query(self, sql, params=()):
-        """Run one SQL statement on the board's SQLite file; return every row."""
-        conn = sqlite3.connect(self.db_path, timeout=30)
+    def query(self, sql, params=(), path=None):
+        """Run one SQL statement on the board's SQLite file (or ``path``); return every row."""
+        conn = sqlite3.connect(path or self.db_path, timeout=30)
         try:
             return conn.execute(sql, params).fetchall()
         finally:
