@@ -226,3 +226,13 @@ def test_a_valid_csrf_token_is_accepted(csrf_app):
 def test_the_api_needs_no_csrf_token(csrf_app):
     response = csrf_app.test_client().post("/api/v1/submissions", json={"type": "tender"})
     assert response.status_code == 422
+
+
+def test_an_editor_page_nobody_protected_is_closed_all_the_same(app, client, editor):
+    """Deny by default: a page added under the editor blueprint needs a login without a decorator."""
+    app.add_url_rule("/editor/unlisted", endpoint="editor.unlisted", view_func=lambda: "inside")
+    response = client.get("/editor/unlisted")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/editor/login")
+    login(client)
+    assert client.get("/editor/unlisted").get_data(as_text=True) == "inside"
