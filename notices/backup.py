@@ -20,7 +20,6 @@ from notices import board
 from notices import expiry
 from notices import search
 from notices.extensions import db
-from notices.extensions import reading
 from notices.models import AuditEntry
 from notices.models import LoginSession
 from notices.models import LossItem
@@ -117,7 +116,6 @@ def restore(path):
         db.update(LoginSession).where(LoginSession.ended_at.is_(None)).values(ended_at=expiry.utcnow())
     )
     db.session.commit()
-    reading()
     indexed = search.reindex(board.public_notices())
 
     def count(model):

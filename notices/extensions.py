@@ -74,8 +74,14 @@ def _sqlite_begin(connection):
 
 
 def reading():
-    """Return the session's connection in a read-only transaction (BEGIN, not IMMEDIATE).
+    """Begin a read-only transaction (BEGIN, not IMMEDIATE) on the session; return its connection.
 
-    Call before the session's first query; a transaction already begun keeps its kind.
+    The session's current transaction, if any, ends first: it may hold the write lock, and
+    its snapshot may be older than the caller wants. It must have nothing left to write.
     """
-    return db.session.connection(execution_options={"board_reading": True})
+    session = db.session()
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("reading() with unsaved changes in the session")
+        session.commit()
+    return session.connection(execution_options={"board_reading": True})

@@ -39,6 +39,7 @@ from whoosh.fields import TEXT
 from whoosh.fields import Schema
 from whoosh.index import LockError
 from whoosh.scoring import BM25F
+from whoosh.writing import CLEAR
 
 from notices import documents
 
@@ -289,29 +290,55 @@ def drain_quietly():
 
 
 def reindex(notices, progress=None):
-    """Rebuild the index from ``notices``; return how many were indexed.
+    """Rebuild the index from ``notices``, an iterable that reads the database lazily; return
+    how many were indexed.
 
-    Outbox rows written before the rebuild began are settled by it and removed; rows
-    written meanwhile stay for the next drain.
+    The index lock comes first and the database is read after it, in one snapshot: a drain
+    that finished before the lock is in the snapshot, and one waiting for the lock comes
+    after the rebuild, so no newer change is overwritten with an older one. Readers keep the
+    old index until the new one is committed whole. Outbox rows the snapshot covers are
+    removed; rows written meanwhile stay for the next drain.
     """
     from notices import expiry
     from notices.extensions import db
+    from notices.extensions import reading
     from notices.models import IndexOutbox
 
-    settled = db.session.scalar(db.select(db.func.max(IndexOutbox.id)))
-    ix = open_index(create=True)
-    today = expiry.board_today(expiry.utcnow())
-    count = 0
-    with ix.writer(timeout=30, limitmb=256, procs=2, multisegment=True) as writer:
+    ix = open_index()
+    if not _fields_match(ix.schema):
+        # The code's fields changed: only a new index has them (nothing is lost, as the
+        # database is re-read in full below).
+        ix = create_index()
+    writer = ix.writer(timeout=60, limitmb=256, procs=2, multisegment=True)
+    try:
+        reading()
+        settled = db.session.scalar(db.select(db.func.max(IndexOutbox.id)))
+        today = expiry.board_today(expiry.utcnow())
+        count = 0
         for notice in notices:
-            _write(writer, notice, today)
+            doc = _document_if_public(notice, today)
+            if doc is not None:
+                writer.add_document(**doc)
             count += 1
             if progress:
                 progress(1)
+        # CLEAR: the new segments replace every old one in the same commit.
+        writer.commit(mergetype=CLEAR)
+    except BaseException:
+        writer.cancel()
+        raise
+    # The snapshot was read-only; the delete begins a write transaction of its own.
+    db.session.commit()
     if settled is not None:
         db.session.execute(db.delete(IndexOutbox).where(IndexOutbox.id <= settled))
         db.session.commit()
     return count
+
+
+def _fields_match(schema):
+    return schema.names() == SCHEMA.names() and all(
+        type(schema[name]) is type(SCHEMA[name]) for name in SCHEMA.names()
+    )
 
 
 def indexed():

@@ -1,4 +1,6 @@
 import multiprocessing
+import threading
+import time
 from datetime import date
 
 import pytest
@@ -7,6 +9,7 @@ from data.corpus import NOTICES
 from data.corpus import QUERIES
 from whoosh import query as Q
 
+from notices import board
 from notices import create_app
 from notices import expiry
 from notices import kinds
@@ -315,3 +318,52 @@ def test_outbox_ids_are_never_reused(app, make_notice):
         db.session.add(row)
         db.session.commit()
         assert row.id == 2
+
+
+def test_a_change_made_while_a_rebuild_waits_for_the_index_is_not_undone(app, make_notice, editor):
+    """A rebuild reads the database only once it holds the index: a notice revoked while it
+    waited for a busy index is not brought back as published."""
+    ref = make_notice("loss_declaration").ref
+    with app.app_context():
+        busy = search.open_index().writer()  # a worker's drain, half-way
+    rebuilt = []
+
+    def rebuild():
+        with app.app_context():
+            rebuilt.append(search.reindex(board.public_notices()))
+
+    thread = threading.Thread(target=rebuild)
+    thread.start()
+    time.sleep(0.3)  # the rebuild is waiting for the index lock
+    with app.app_context():
+        notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
+        services.revoke(notice, db.session.merge(editor), "提交人申请撤销", now=expiry.utcnow())
+        busy.cancel()
+        search.drain()  # the revoking worker's own drain, racing the rebuild for the lock
+        db.session.remove()
+    thread.join()
+    with app.app_context():
+        search.drain()
+        assert rebuilt == [1]
+        assert search.check(board.public_state()) == []
+        assert search.indexed()[ref][0] == "revoked"
+
+
+def test_a_rebuild_settles_the_outbox_while_others_write(app, make_notice):
+    """The rebuild's read snapshot ends before it removes the outbox rows it covered, so a
+    commit by another connection meanwhile does not make it fail with 'database is locked'."""
+    app.config["SEARCH_INDEX_ON_COMMIT"] = False
+    make_notice("loss_declaration")
+    make_notice("loss_declaration", index=1)
+
+    def notices_while_a_worker_writes():
+        for i, notice in enumerate(board.public_notices()):
+            if i == 0:
+                with db.engine.begin() as worker:
+                    worker.execute(db.text("update user set active = active"))
+            yield notice
+
+    with app.app_context():
+        assert search.reindex(notices_while_a_worker_writes()) == 2
+        assert db.session.scalar(db.select(db.func.count(IndexOutbox.id))) == 0
+        assert search.check(board.public_state()) == []
