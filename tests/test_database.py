@@ -80,3 +80,29 @@ def test_read_then_write_transactions_wait_for_each_other_instead_of_failing(app
     assert errors == []
     with app.app_context():
         assert db.session.scalar(db.text("select n from counter")) == 100
+
+
+def test_checking_a_password_does_not_hold_the_write_lock(app, editor, monkeypatch):
+    """Argon2 is slow on purpose; other writers must not wait for a wrong password."""
+    from argon2 import PasswordHasher
+
+    from notices import accounts
+
+    held = []
+
+    class LookingHasher(PasswordHasher):
+        def verify(self, hash, password):
+            other = _other_writer(app)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                held.append(False)
+            except sqlite3.OperationalError:
+                held.append(True)
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(accounts, "hasher", LookingHasher())
+    with app.test_request_context("/editor/login", method="POST"):
+        assert accounts.authenticate("editor", "wrong-password") is None
+        assert accounts.authenticate("editor", "correct-horse-battery") is not None
+    assert held == [False, False]
