@@ -44,6 +44,12 @@ def create_app(test_config=None):
         PER_PAGE=20,
         # Flask-WTF would look for Flask-Babel; WTForms' own Chinese messages are used instead.
         WTF_I18N_ENABLED=False,
+        # Errors from the database never quote the values they were given (phone numbers,
+        # ID numbers) into a log.
+        SQLALCHEMY_ENGINE_OPTIONS={"hide_parameters": True},
+        # Reverse proxies in front of the board (nginx terminating HTTPS: 1) whose
+        # X-Forwarded-For tells the client's address; 0 when clients connect directly.
+        TRUSTED_PROXIES=0,
         # Where Flask-Limiter counts. memory:// serves one process (flask run); gunicorn's
         # workers must share counts, so gunicorn.conf.py insists on redis://… there.
         RATELIMIT_STORAGE_URI="memory://",

@@ -6,32 +6,45 @@ line and in the Referer header that gunicorn's access log and Flask's error log 
 """
 import logging
 import re
+from urllib.parse import unquote
 
 from gunicorn import glogging
 
-# The tracking token in a path, and the values of query parameters that may hold a person's
-# document number or a secret.
+# The tracking token in a path; the values of query parameters that may hold a person's
+# document number or a secret (a query string alone, as gunicorn's %(q)s, starts with one);
+# and anything shaped like a mainland ID card number, wherever it appears.
 _SECRETS = re.compile(
     r"(?P<path>/track/)[^/?#\s\"]+"
-    r"|(?P<param>[?&;](?:q|number|token|password|csrf_token)=)[^&#\s\"]*"
+    r"|(?P<param>(?:^|[?&;])(?:q|number|token|password|csrf_token)=)[^&#\s\"]*"
+    r"|(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])"
 )
-# Request headers gunicorn could log as %({name}i)s that carry a credential.
-_SECRET_HEADERS = ("cookie", "authorization", "x-csrftoken", "idempotency-key")
+# Request and response headers gunicorn could log as %({name}i)s or %({name}o)s that carry
+# a credential.
+_SECRET_HEADERS = ("cookie", "set-cookie", "authorization", "x-csrftoken", "idempotency-key")
 
 
 def redact(text):
-    """Return ``text`` with tokens and sensitive query values replaced by [redacted]."""
-    return _SECRETS.sub(lambda m: (m.group("path") or m.group("param")) + "[redacted]", text)
+    """Return ``text`` with tokens, sensitive query values and ID numbers redacted.
+
+    Percent-encoded text is decoded first, so /%74rack/… is caught like /track/….
+    """
+    text = unquote(text)
+    return _SECRETS.sub(lambda m: (m.group("path") or m.group("param") or "") + "[redacted]", text)
 
 
 class RedactingFilter(logging.Filter):
-    """Redact a log record's message, with its arguments filled in."""
+    """Redact a log record's message, with its arguments filled in, and its traceback."""
 
     def filter(self, record):
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # An exception's text can quote the data it failed on.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True
 
 

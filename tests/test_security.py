@@ -159,6 +159,10 @@ def test_only_the_session_ids_hash_is_stored(app, client, editor):
         ("GET /api/v1/lost-documents?kind=id_card&number=5401021990010112 HTTP/1.1", "5401021990010112"),
         ("GET /search?type=loss_declaration&q=540102199001011233&page=2 HTTP/1.1", "540102199001011233"),
         ("https://board.example/track/Zq3x9Ab", "Zq3x9Ab"),
+        ("number=540102199001011233&kind=id_card", "540102199001011233"),
+        ("GET /%74rack/Zq3x9Ab HTTP/1.1", "Zq3x9Ab"),
+        ("IntegrityError: (540102199001011233, 'T540059774x')", "540102199001011233"),
+        ("declared void: 54010219900101123X.", "54010219900101123X"),
     ],
 )
 def test_redact_removes_tokens_and_numbers(line, secret):
@@ -174,3 +178,75 @@ def test_the_error_log_of_a_500_names_no_token(failing_app, caplog):
     assert "Exception on /track/[redacted]/boom" in caplog.text
     assert token not in caplog.text
     assert re.search(r"RuntimeError: boom", caplog.text)
+
+
+@pytest.mark.parametrize(("proxies", "separate"), [(1, True), (0, False)])
+def test_rate_limits_count_each_client_behind_a_trusted_proxy(app, editor, proxies, separate):
+    """Behind the proxy, one attacker's wrong passwords do not lock out everyone else; with
+    no proxy configured, X-Forwarded-For is ignored and cannot be used to dodge the limit."""
+    from notices import create_app
+    from notices.extensions import limiter
+
+    app = create_app({**app.config, "TRUSTED_PROXIES": proxies, "RATELIMIT_ENABLED": True,
+                      "LOGIN_RATE_LIMIT": "3 per minute"})
+    limiter.init_app(app)
+    client = app.test_client()
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    for _ in range(3):
+        client.post("/editor/login", data={"username": "editor", "password": "wrong-password"},
+                    environ_base=proxy, headers={"X-Forwarded-For": "203.0.113.9"})
+    response = client.post("/editor/login", data={"username": "editor", "password": EDITOR_PASSWORD},
+                           environ_base=proxy, headers={"X-Forwarded-For": "198.51.100.7"})
+    assert response.status_code == (302 if separate else 429)
+
+
+def test_a_traceback_in_the_log_is_redacted_too(failing_app, caplog):
+    @failing_app.get("/leaky")
+    def leaky():
+        raise ValueError("document 540102199001011233 of /track/Zq3x9AbCdEfGh")
+
+    with caplog.at_level(logging.ERROR):
+        failing_app.test_client().get("/leaky")
+    assert "ValueError: document [redacted] of /track/[redacted]" in caplog.text
+    assert "540102199001011233" not in caplog.text and "Zq3x9AbCdEfGh" not in caplog.text
+
+
+def test_database_errors_never_quote_their_values(app):
+    from sqlalchemy.exc import IntegrityError
+
+    insert = db.text(
+        "insert into user (id, username, password_hash, role, active, created_at) "
+        "values (:id, :name, 'x', 'editor', 1, '2026-01-01')"
+    )
+    with app.app_context():
+        db.session.execute(insert, {"id": 7, "name": "13800138000"})
+        with pytest.raises(IntegrityError) as error:
+            db.session.execute(insert, {"id": 7, "name": "13800138000"})
+        db.session.rollback()
+    assert "UNIQUE constraint failed" in str(error.value)
+    assert "13800138000" not in str(error.value)
+
+
+def test_the_access_log_redacts_every_field():
+    """gunicorn's access-log fields, whatever format an operator chooses."""
+    from datetime import timedelta as td
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from notices.logs import GunicornLogger
+
+    logger = GunicornLogger(Config())
+    environ = {
+        "REQUEST_METHOD": "GET", "RAW_URI": "/track/Zq3x9AbCdEf?x=1", "SERVER_PROTOCOL": "HTTP/1.1",
+        "PATH_INFO": "/track/Zq3x9AbCdEf", "QUERY_STRING": "number=540102199001011233",
+        "HTTP_REFERER": "https://board.example/lost?number=540102199001011233",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    request = SimpleNamespace(headers=[("COOKIE", "session=abc.def"), ("IDEMPOTENCY-KEY", "k-123")])
+    response = SimpleNamespace(status="200 OK", sent=10,
+                               headers=[("Set-Cookie", "session=xyz.uvw; Secure")])
+    atoms = logger.atoms(response, request, environ, td(seconds=0.01))
+    logged = " ".join(str(value) for value in atoms.values())
+    for secret in ("Zq3x9AbCdEf", "540102199001011233", "abc.def", "xyz.uvw", "k-123"):
+        assert secret not in logged
