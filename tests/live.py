@@ -72,7 +72,8 @@ class LiveBoard:
     shared store the workers count rate limits in.
     """
 
-    def __init__(self, tmp, *, env=None, workers=4, indexer=False, indexer_interval=0.5):
+    def __init__(self, tmp, *, env=None, workers=4, indexer=False, indexer_interval=0.5,
+                 access_format=None):
         self.tmp = Path(tmp)
         self.db_path = self.tmp / "board.db"
         self.index_dir = self.tmp / "index"
@@ -85,6 +86,8 @@ class LiveBoard:
         self.workers = workers
         self.want_indexer = indexer
         self.indexer_interval = indexer_interval
+        # gunicorn's access-log format; None keeps its default.
+        self.access_format = access_format
         self.env = {
             **os.environ,
             "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{self.db_path}",
@@ -124,6 +127,7 @@ class LiveBoard:
                 [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py",
                  "--error-logfile", str(self.error_log),
                  "--access-logfile", str(self.access_log),
+                 *(["--access-logformat", self.access_format] if self.access_format else []),
                  # The default control socket in $HOME would be shared by every board.
                  "--no-control-socket",
                  "app:app"],

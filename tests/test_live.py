@@ -138,11 +138,14 @@ def test_load_loses_nothing_and_answers_no_5xx(live):
                 else:
                     read(client, rng)
 
+    logged_in = []
+
     def editor(n):
         client = CountingClient(board.base_url, tally)
         rng = random.Random(-n)
         with contextlib.suppress(*CONNECTION_ERRORS):
-            client.login()
+            if client.login():
+                logged_in.append(n)
         while time.monotonic() < deadline:
             with contextlib.suppress(*CONNECTION_ERRORS):
                 refs = client.queue_refs()
@@ -182,6 +185,9 @@ def test_load_loses_nothing_and_answers_no_5xx(live):
     assert not tally.server_errors and not tally.connection_errors, failures_report(tally, board)
     assert not missing, f"acknowledged but not stored: {missing[:20]}"
     assert not refused_valid, refused_valid[:10]
+    # The load did what it claims: every editor got in and published, and the index follows.
+    assert len(logged_in) == editors
+    assert len(approved) >= editors and published == len(approved)
     assert matched, differences
 
     # The restore drill: the backup taken under load, restored elsewhere and reindexed.
@@ -198,6 +204,65 @@ def test_load_loses_nothing_and_answers_no_5xx(live):
           f"restored; check-index after the restore: {check.stdout.strip().splitlines()[-1]}")
     assert not lost, lost[:20]
     assert check.returncode == 0, check.stdout
+
+
+def test_a_backup_restored_into_the_serving_board_leaves_it_consistent(live):
+    """A restore replaces the data of a board that goes on serving: readers and an editor at
+    work meanwhile get no 5xx; afterwards the database holds exactly the backup's notices,
+    every login has ended, and the index equals the published notices."""
+    board = live(indexer=True)
+    editor = Client(board.base_url)
+    assert editor.login()
+    saved = submit_many(board, size(10, 60))
+    for ref in saved[::2]:
+        editor.approve(ref)
+    backup = board.tmp / "before.db"
+    board.flask("backup", str(backup))
+    later = submit_many(board, size(6, 30))
+    for ref in later[::2]:
+        editor.approve(ref)
+
+    tally = Tally()
+    stop = threading.Event()
+
+    def reader(n):
+        client = CountingClient(board.base_url, tally)
+        rng = random.Random(n)
+        while not stop.is_set():
+            with contextlib.suppress(*CONNECTION_ERRORS):
+                ref = rng.choice(saved + later)
+                client.get(rng.choice(["/", "/search?q=%E9%81%97%E5%A4%B1", "/api/v1/notices", f"/notices/{ref}"]))
+
+    def approver():
+        client = CountingClient(board.base_url, tally)
+        client.login()
+        while not stop.is_set():
+            with contextlib.suppress(*CONNECTION_ERRORS):
+                for ref in client.queue_refs()[:2]:
+                    client.approve(ref)
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(size(4, 12))]
+    threads.append(threading.Thread(target=approver))
+    for thread in threads:
+        thread.start()
+    time.sleep(1)
+    restore = board.flask("restore", "--yes", str(backup))
+    time.sleep(1)
+    stop.set()
+    for thread in threads:
+        thread.join()
+
+    stored = {ref for (ref,) in board.query("SELECT ref FROM notice")}
+    matched, waited, differences = board.wait_for_index(timeout=15)
+    open_logins = board.query("SELECT count(*) FROM login_session WHERE ended_at IS NULL")[0][0]
+    print(f"\nrestore while serving: {tally.requests} requests meanwhile, statuses "
+          f"{dict(tally.statuses)}; {restore.stdout.strip().splitlines()[0]}")
+    print(f"restore: {len(stored)} notices after it ({len(saved)} in the backup, {len(later)} made "
+          f"after it); index {'matched' if matched else 'did NOT match'} after {waited:.1f} s")
+    assert not tally.server_errors and not tally.connection_errors, failures_report(tally, board)
+    assert stored == set(saved)
+    assert open_logins <= 1  # the approver may have logged in again; nobody else
+    assert matched, differences
 
 
 # --- b. crashes --------------------------------------------------------------------------

@@ -18,7 +18,9 @@ ATTEMPTS = 40
 def board(tmp_path_factory):
     """Four workers counting logins in one Redis: at most 10 attempts a minute per address."""
     env = {"FLASK_LOGIN_RATE_LIMIT": "10 per minute", "FLASK_SUBMIT_RATE_LIMIT": "5 per hour"}
-    with LiveBoard(tmp_path_factory.mktemp("sessions"), env=env) as live:
+    # The access log names the worker that answered each request.
+    with LiveBoard(tmp_path_factory.mktemp("sessions"), env=env,
+                   access_format='%(p)s "%(r)s" %(s)s') as live:
         yield live
 
 
@@ -33,7 +35,13 @@ def test_login_attempts_are_counted_across_workers(board):
     ]
     print(f"\n{ATTEMPTS} wrong logins over {board.workers} workers: {statuses.count(200)} answered, "
           f"{statuses.count(429)} refused with 429")
+    answered_by = {
+        line.split()[0] for line in board.access_log.read_text().splitlines()
+        if '"POST /editor/login' in line
+    }
+    print(f"answered by {len(answered_by)} workers")
     # Each worker counting alone would have let up to 4 × 10 through.
+    assert len(answered_by) >= 2
     assert statuses.count(200) == 10
     assert statuses.count(429) == ATTEMPTS - 10
     assert not [s for s in statuses if s >= 500]
