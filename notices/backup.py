@@ -48,6 +48,7 @@ class Restored:
     loss_items: int
     audit_entries: int
     users: int
+    active_users: list
     indexed: int
 
 
@@ -129,6 +130,9 @@ def restore(path):
         loss_items=count(LossItem),
         audit_entries=count(AuditEntry),
         users=count(User),
+        active_users=db.session.scalars(
+            db.select(User.username).where(User.active.is_(True)).order_by(User.username)
+        ).all(),
         indexed=indexed,
     )
 

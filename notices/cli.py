@@ -158,6 +158,12 @@ def restore_command(path, yes):
         f"({done.public} public), loss items {done.loss_items}, audit entries "
         f"{done.audit_entries}, accounts {done.users}."
     )
+    # Accounts come back as they were: one disabled, or a password changed, since the backup
+    # is active again with its old password.
+    click.echo(
+        f"Every login has ended. Active accounts as of the backup: {', '.join(done.active_users)}"
+        " (disable any that should no longer be, at /editor/users)."
+    )
     index_dir = current_app.config["SEARCH_INDEX_DIR"]
     click.echo(f"Indexed {done.indexed} public notices into {index_dir}.")
 

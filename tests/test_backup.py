@@ -95,6 +95,7 @@ def test_backup_then_restore_brings_back_every_row(app, runner, board, saved, ed
     assert result.exit_code == 0, result.output
     assert "notices 5 (3 public), loss items 2" in result.output
     assert "accounts 1." in result.output and "Indexed 3 public notices" in result.output
+    assert "Active accounts as of the backup: editor (disable any" in result.output
     assert dump(app) == before
     # The index was rebuilt: the later notice is gone from it, the revoked one published again.
     checked = runner.invoke(args=["check-index"])
