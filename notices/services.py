@@ -83,6 +83,8 @@ def flatten(data):
     pairs = []
 
     def scalar(name, value):
+        # Every field name passes here too, the names inside loss items included.
+        _encodable("fields", name)
         if value is None:
             return ""
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -90,7 +92,6 @@ def flatten(data):
         raise NoticeError.on(name, "应为文字或数字")
 
     for name, value in data.items():
-        _encodable("fields", name)
         if name == "items":
             if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
                 raise NoticeError.on("items", "应为证件列表,每项包含 owner_name、document_type、document_number")

@@ -241,7 +241,7 @@ def _raw_json(data, lone):
 
 
 @pytest.mark.parametrize("lone", ["\\ud800", "\\udfff", "\ud800"])
-@pytest.mark.parametrize("where", ["declarant", "submitter_name", "owner_name", "key"])
+@pytest.mark.parametrize("where", ["declarant", "submitter_name", "owner_name", "key", "item key"])
 @pytest.mark.parametrize("idempotency", [None, "retry-1"])
 def test_submission_api_refuses_half_a_surrogate_pair(app, client, lone, where, idempotency):
     """Half a surrogate pair is no character: refused with 422, never stored to break pages."""
@@ -250,6 +250,8 @@ def test_submission_api_refuses_half_a_surrogate_pair(app, client, lone, where, 
         data["items"][0]["owner_name"] = "扎西LONE"
     elif where == "key":
         data["LONE"] = "x"
+    elif where == "item key":
+        data["items"][0]["LONE"] = "x"
     else:
         data[where] = "扎西LONE"
     headers = {"Idempotency-Key": idempotency} if idempotency else {}
