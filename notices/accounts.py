@@ -1,5 +1,4 @@
 """Editor accounts: creation, passwords hashed with Argon2id, and login sessions."""
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -14,6 +13,7 @@ from notices.extensions import login_manager
 from notices.extensions import reading
 from notices.models import LoginSession
 from notices.models import User
+from notices.services import hash_token
 
 # argon2-cffi's defaults are RFC 9106's low-memory profile (64 MiB, 3 passes), above OWASP's floor.
 hasher = PasswordHasher()
@@ -93,35 +93,34 @@ def authenticate(username, password):
     return user
 
 
-def _hash(session_id):
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
 def start_session(user, *, now):
     """Open a login session for ``user`` and return it ready for ``login_user``."""
     user.session_id = secrets.token_urlsafe(32)
-    db.session.add(LoginSession(id_hash=_hash(user.session_id), user_id=user.id, created_at=now))
+    db.session.add(LoginSession(id_hash=hash_token(user.session_id), user_id=user.id, created_at=now))
     db.session.commit()
     return user
 
 
+def _end_sessions(*where, now):
+    db.session.execute(
+        db.update(LoginSession).where(LoginSession.ended_at.is_(None), *where).values(ended_at=now)
+    )
+
+
 def end_session(session_id, *, now):
     """End one login session: its cookie is refused from now on, wherever it is replayed."""
-    db.session.execute(
-        db.update(LoginSession)
-        .where(LoginSession.id_hash == _hash(session_id), LoginSession.ended_at.is_(None))
-        .values(ended_at=now)
-    )
+    _end_sessions(LoginSession.id_hash == hash_token(session_id), now=now)
     db.session.commit()
 
 
 def end_sessions_of(user, *, now):
     """End every open login session of ``user`` (a new password, a disabled account)."""
-    db.session.execute(
-        db.update(LoginSession)
-        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
-        .values(ended_at=now)
-    )
+    _end_sessions(LoginSession.user_id == user.id, now=now)
+
+
+def end_all_sessions(*, now):
+    """End every open login session (a restored backup: everyone logs in again)."""
+    _end_sessions(now=now)
 
 
 @login_manager.user_loader
@@ -133,7 +132,7 @@ def load_user(session_id):
         db.select(User)
         .join(LoginSession, LoginSession.user_id == User.id)
         .where(
-            LoginSession.id_hash == _hash(session_id),
+            LoginSession.id_hash == hash_token(session_id),
             LoginSession.ended_at.is_(None),
             LoginSession.created_at > since,
             # A disabled account's open sessions end with it.

@@ -16,12 +16,12 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from flask import current_app
 
+from notices import accounts
 from notices import board
 from notices import expiry
 from notices import search
 from notices.extensions import db
 from notices.models import AuditEntry
-from notices.models import LoginSession
 from notices.models import LossItem
 from notices.models import Notice
 from notices.models import User
@@ -113,9 +113,7 @@ def restore(path):
         finally:
             live.close()
     # A login open when the backup was taken may have been ended since: everyone logs in again.
-    db.session.execute(
-        db.update(LoginSession).where(LoginSession.ended_at.is_(None)).values(ended_at=expiry.utcnow())
-    )
+    accounts.end_all_sessions(now=expiry.utcnow())
     db.session.commit()
     indexed = search.reindex(board.public_notices())
 

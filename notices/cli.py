@@ -36,7 +36,7 @@ def init_db_command():
 @with_appcontext
 def reindex_command():
     """Rebuild the search index from the database."""
-    # Minutes of reading: other writers must not wait for them.
+    # Counting is a read: it must not take the write lock (the rebuild reads in its own snapshot).
     reading()
     notices = board.public_notices()
     total = db.session.scalar(board.public_count())

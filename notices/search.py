@@ -226,12 +226,6 @@ def _document_if_public(notice, today):
     return document(notice, board.show(notice, today))
 
 
-def _write(writer, notice, today):
-    doc = _document_if_public(notice, today)
-    if doc is not None:
-        writer.update_document(**doc)
-
-
 def drain(limit=500):
     """Index what the outbox holds, if no other process is doing so; return rows indexed.
 
