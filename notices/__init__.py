@@ -59,6 +59,12 @@ def create_app(test_config=None):
         RATELIMIT_SWALLOW_ERRORS=True,
         # Submissions one address may make, on the form and through the API.
         SUBMIT_RATE_LIMIT="20 per hour",
+        # Exact document-number lookups (/lost, the API's lost-documents, a search for a
+        # number) one address may make, and the misses the whole board answers in a day: each
+        # lookup tells whether one candidate number was declared, so they must not be
+        # enumerable (see notices/lookups.py).
+        LOOKUP_RATE_LIMIT="10 per minute;30 per hour",
+        LOOKUP_DAILY_MISSES=2000,
         # Login attempts one address may make.
         LOGIN_RATE_LIMIT="10 per minute;50 per day",
         # Session cookies are never readable from scripts, never sent cross-site and never

@@ -11,6 +11,7 @@ from notices import board
 from notices import documents
 from notices import expiry
 from notices import kinds
+from notices import lookups
 from notices import search
 from notices import services
 from notices.extensions import db
@@ -73,6 +74,7 @@ def notice_json(shown):
 
 
 @bp.get("/notices")
+@lookups.limited(exempt_when=lambda: not search.numbers_in(request.args.get("q", "")))
 def notices():
     """List public notices, filtered by type and status, a page at a time."""
     code = request.args.get("type") or None
@@ -95,6 +97,8 @@ def notices():
             issuer=request.args.get("issuer") or None, sort=sort, page=page, per_page=per_page,
         )
         notices, total = board.in_rank_order([hit.ref for hit in found.hits]), found.total
+        if not total and search.numbers_in(q):
+            lookups.missed()
         extra = {"facets": found.facets}
     else:
         every_kind = board.published_between(board.listing(status, today), date_from, date_to)
@@ -160,26 +164,28 @@ def submissions():
 
 
 @bp.get("/lost-documents")
+@lookups.limited()
 def lost_documents():
     """Return every published declaration voiding a document number, expired ones included."""
-    number = documents.normalize_number(request.args.get("number", ""))
+    number = documents.normalize_number(request.args.get("number", "")[:100])
     if not number:
         raise BadParameter("number", "number is required")
     if len(number) > 40:
         raise BadParameter("number", "number must be at most 40 characters")
-    today = expiry.board_today(expiry.utcnow())
-    rows = board.lost_documents(number)
+    declared = board.lost_documents(number, expiry.board_today(expiry.utcnow()))
+    if not declared:
+        lookups.missed()
     return {
         "items": [
             {
                 "ref": item.notice.ref,
                 "document_type": item.document_type,
-                "document_number": item.masked_number,
+                "document_number": item.document_number,
                 "owner_name": item.owner_name,
-                "declarant": item.notice.fields["declarant"],
+                "declarant": item.declarant,
                 "published_at": item.notice.published_at.astimezone(expiry.BOARD_TZ).isoformat(),
-                "status": expiry.public_state(item.notice.status, item.notice.window_end, today),
+                "status": item.state,
             }
-            for item in rows
+            for item in declared
         ]
     }

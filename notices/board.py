@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy.orm import selectinload
 
+from notices import documents
 from notices import expiry
 from notices.extensions import db
 from notices.models import PUBLIC_STATUSES
@@ -38,17 +39,27 @@ class Shown:
 
 
 def show(notice, today):
-    """Return ``notice`` as the public sees it on ``today``."""
+    """Return ``notice`` as the public sees it on ``today``.
+
+    Every string is masked here, whatever field it came in: the wording, the title and the
+    search index are all made from these fields.
+    """
     kind = notice.kind_def
-    fields = kind.fields_of(notice, masked=True)
+    fields = public_fields(notice)
     return Shown(
         notice=notice,
         fields=fields,
         title=kind.title(fields),
         text=kind.text(fields, notice.window_start, notice.window_end),
         state=expiry.public_state(notice.status, notice.window_end, today),
-        status_line=kind.status_line(notice, today),
+        status_line=documents.mask_id_numbers(kind.status_line(notice, today)),
     )
+
+
+def public_fields(notice):
+    """Return a notice's fields as public text may show them: document numbers masked, and any
+    ID number anywhere else (a name, an "other" document, a project) masked too."""
+    return documents.mask_strings(notice.kind_def.fields_of(notice, masked=True))
 
 
 def draft_text(notice, today, masked=True):
@@ -56,7 +67,8 @@ def draft_text(notice, today, masked=True):
     kind = notice.kind_def
     start = notice.window_start or today
     end = notice.window_end or expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
-    return kind.text(kind.fields_of(notice, masked=masked), start, end)
+    fields = public_fields(notice) if masked else kind.fields_of(notice, masked=False)
+    return kind.text(fields, start, end)
 
 
 def find(ref):
@@ -162,14 +174,44 @@ def public_state():
     return {ref: (status, end) for ref, status, end in rows}
 
 
-def lost_documents(number):
+@dataclass
+class Declared:
+    """One public declaration voiding a looked-up number, as the lookup shows it: masked."""
+
+    notice: Notice
+    document_type: str
+    document_type_name: str
+    document_number: str
+    owner_name: str
+    declarant: str
+    state: str
+    status_line: str
+
+
+def lost_documents(number, today):
     """Return the public declarations voiding ``number`` (already normalized), newest first."""
-    return db.session.scalars(
+    items = db.session.scalars(
         db.select(LossItem)
         .join(LossItem.notice)
         .where(LossItem.document_number == number, Notice.status.in_(PUBLIC_STATUSES))
         .order_by(Notice.published_at.desc())
     ).all()
+    return [_declared(item, today) for item in items]
+
+
+def _declared(item, today):
+    notice = item.notice
+    mask = documents.mask_id_numbers
+    return Declared(
+        notice=notice,
+        document_type=item.document_type,
+        document_type_name=mask(item.document_type_name),
+        document_number=item.masked_number,
+        owner_name=mask(item.owner_name),
+        declarant=mask(notice.fields["declarant"]),
+        state=expiry.public_state(notice.status, notice.window_end, today),
+        status_line=mask(notice.kind_def.status_line(notice, today)),
+    )
 
 
 def in_rank_order(refs):

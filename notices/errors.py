@@ -1,6 +1,7 @@
 """Error responses decided at app level: JSON under /api/, a page everywhere else."""
 from flask import render_template
 from flask import request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -23,14 +24,24 @@ def handle_csrf_error(error):
     return handle_http_error(error)
 
 
+def _own_description(error):
+    """Return the description the board gave ``error``, or None for werkzeug's English one."""
+    if isinstance(error, RateLimitExceeded):
+        # Without a message of ours, Flask-Limiter describes the limit itself: "20 per 1 hour".
+        return error.description if error.limit.error_message else None
+    return error.description if error.description != type(error).description else None
+
+
 def handle_http_error(error):
     """Answer an HTTP error in the form the client asked for."""
+    own = _own_description(error)
     if request.path.startswith("/api/"):
-        message = error.description if error.code in (400, 404) else MESSAGES.get(error.code)
+        if error.code in (400, 404):
+            message = error.description
+        else:
+            message = own or MESSAGES.get(error.code)
         response = error_response(error.code, message or error.name)
     else:
-        # werkzeug's own descriptions are English; ours (abort(400, description=…)) are not.
-        own = error.description if error.description != type(error).description else None
         response = render_template(
             "errors/error.html",
             code=error.code,

@@ -20,6 +20,7 @@ from notices import documents
 from notices import expiry
 from notices import forms
 from notices import kinds
+from notices import lookups
 from notices import search
 from notices.extensions import db
 
@@ -147,7 +148,12 @@ class SearchForm(FlaskForm):
     )
 
 
+def _asks_no_number():
+    return not search.numbers_in(request.args.get("q", ""))
+
+
 @bp.get("/search")
+@lookups.limited(exempt_when=_asks_no_number)
 def search_page():
     """Search published notices by what people remember of them."""
     form = SearchForm(formdata=request.args)
@@ -162,6 +168,8 @@ def search_page():
         form.q.data, status=form.status.data, sort=form.sort.data, page=_page(),
         per_page=current_app.config["PER_PAGE"], **options,
     )
+    if not found.total and search.numbers_in(form.q.data):
+        lookups.missed()
     shown = [board.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
     suggestions = {}
     if not found.total and form.status.data != "all":
@@ -173,11 +181,18 @@ def search_page():
     )
 
 
+def _lost_number():
+    return documents.normalize_number(request.args.get("number", "")[:100])[:40]
+
+
 @bp.get("/lost")
+@lookups.limited(exempt_when=lambda: not _lost_number())
 def lost():
     """Look up whether a document number has been declared void."""
-    typed = request.args.get("number", "")
-    number = documents.normalize_number(typed)[:40]
-    items = board.lost_documents(number) if number else None
+    typed = request.args.get("number", "")[:100]
+    number = _lost_number()
     today = expiry.board_today(expiry.utcnow())
+    items = board.lost_documents(number, today) if number else None
+    if items == []:
+        lookups.missed()
     return render_template("public/lost.html", typed=typed, number=number, items=items, today=today)

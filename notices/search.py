@@ -407,11 +407,36 @@ def _substring(text, exact=True):
     return clauses[0] if len(clauses) == 1 else Q.And(clauses)
 
 
+def _as_number(text):
+    """Return ``text`` as a document number the ``numbers`` field may hold, or None."""
+    number = documents.normalize_number(text)
+    if _NUMBER.fullmatch(number) and sum(c.isdigit() for c in number) >= 5:
+        return number
+    return None
+
+
+def _typed(q):
+    """Return (phrases, words) of a query, a document number typed in groups made one word."""
+    phrases, typed = split_query(q)
+    if len(typed) > 1 and (number := _as_number(" ".join(typed))):
+        # A document number typed in groups (5401 0219 …) is one number.
+        typed = [number]
+    return phrases, typed
+
+
+def numbers_in(q):
+    """Return the document numbers a query looks up exactly.
+
+    Such a search answers "declared or not" as the lost-document lookup does, so it is limited
+    as that is (see ``notices.lookups``).
+    """
+    return [number for word in _typed(q)[1] if (number := _as_number(word))]
+
+
 def _word_query(word):
     """Return the query for one typed word: a substring, its jieba words, or a document number."""
     options = []
-    number = documents.normalize_number(word)
-    if _NUMBER.fullmatch(number) and sum(c.isdigit() for c in number) >= 5:
+    if number := _as_number(word):
         options.append(Q.Term("numbers", number, boost=4.0))
     # Digits and letters repeat in every phone and masked number: only their exact sequence
     # means anything, so they keep their positions.
@@ -433,11 +458,7 @@ def _word_query(word):
 
 def build_query(q):
     """Return (Whoosh query or None, highlight words) for the text a person typed."""
-    phrases, typed = split_query(q)
-    number = documents.normalize_number(" ".join(typed))
-    if len(typed) > 1 and _NUMBER.fullmatch(number) and sum(c.isdigit() for c in number) >= 5:
-        # A document number typed in groups (5401 0219 …) is one number.
-        typed = [number]
+    phrases, typed = _typed(q)
     clauses, highlight = [], []
     for phrase in phrases:
         clause = _substring(phrase)

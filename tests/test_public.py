@@ -1,3 +1,4 @@
+import json
 from datetime import date
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -110,8 +111,44 @@ def test_id_numbers_are_masked_on_every_public_page(client, make_notice, today):
     for url in pages:
         body = text(client.get(url))
         assert ID_NUMBER not in body, url
-    assert "540102********1233" in text(client.get(f"/notices/{ref}"))
-    assert "扎西央珍不慎,将居民身份证(身份证号:540102********1233)丢失,声明作废。" in text(client.get("/"))
+    assert "5401*************3" in text(client.get(f"/notices/{ref}"))
+    assert "扎西央珍不慎,将居民身份证(身份证号:5401*************3)丢失,声明作废。" in text(client.get("/"))
+
+
+def test_id_numbers_typed_anywhere_are_masked_in_every_public_string(client, make_notice, today):
+    """A driving licence entered as "other document", or an ID number typed into a name: the
+    wording, the title, the API, search results and the lookup never show it whole."""
+    other_id = "11010519491231002X"
+    ref = make_notice(
+        "loss_declaration",
+        day=today,
+        declarant=f"扎西央珍{ID_NUMBER}",
+        items=[
+            {"owner_name": f"巴登{other_id}", "document_type": "other",
+             "document_type_other": "机动车驾驶证", "document_number": other_id},
+        ],
+    ).ref
+    wage = make_notice("wage_clearance", day=today, project_name=f"拉萨{ID_NUMBER}项目").ref
+    pages = [
+        "/", "/types/loss_declaration", "/types/wage_clearance", f"/notices/{ref}",
+        f"/notices/{wage}", f"/api/v1/notices/{ref}", f"/api/v1/notices/{wage}", "/api/v1/notices",
+        "/search?q=扎西央珍", "/search?q=拉萨", "/api/v1/notices?q=扎西央珍",
+        f"/api/v1/lost-documents?number={other_id}", f"/lost?number={other_id}",
+    ]
+    for url in pages:
+        response = client.get(url)
+        body = json.dumps(response.get_json(), ensure_ascii=False) if response.is_json else text(response)
+        body = body.replace(f'value="{other_id}"', "")
+        assert ID_NUMBER not in body and other_id not in body, url
+        assert ID_NUMBER.lower() not in body.lower() and other_id.lower() not in body.lower(), url
+    notice = client.get(f"/api/v1/notices/{ref}").get_json()
+    assert notice["title"] == "扎西央珍5401*************3 遗失声明"
+    assert "将巴登1101*************X的机动车驾驶证(编号:1101*************X)丢失" in notice["text"]
+    assert "拉萨5401*************3项目" in client.get(f"/api/v1/notices/{wage}").get_json()["text"]
+    lost = client.get(f"/api/v1/lost-documents?number={other_id}").get_json()["items"]
+    assert [(i["owner_name"], i["declarant"]) for i in lost] == [
+        ("巴登1101*************X", "扎西央珍5401*************3")
+    ]
 
 
 def test_submitter_contacts_never_reach_public_pages(client, make_notice, today):

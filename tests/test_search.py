@@ -200,7 +200,7 @@ def test_id_numbers_are_found_whole_but_never_shown(client, corpus):
     assert [i["ref"] for i in body["items"]] == [corpus["pema_id"]]
     page = client.get("/search?q=540102199001011233").get_data(as_text=True)
     results = page[page.index('<ol class="results">'):]
-    assert "540102********1233" in results and "540102199001011233" not in results
+    assert "5401*************3" in results and "540102199001011233" not in results
 
 
 def test_tokenizer_keeps_word_positions_and_tibetan():
@@ -217,7 +217,7 @@ def test_lost_document_page(client, corpus):
     page = client.get("/lost", query_string={"number": " t540059774 "}).get_data(as_text=True)
     assert "扎西央珍声明巴登曲加的出生医学证明作废" in page
     masked = client.get("/lost", query_string={"number": "540102199001011233"}).get_data(as_text=True)
-    assert "540102********1233" in masked and "540102199001011233" not in masked.replace('value="540102199001011233"', "")
+    assert "5401*************3" in masked and "540102199001011233" not in masked.replace('value="540102199001011233"', "")
     none = client.get("/lost", query_string={"number": "Z999999999"}).get_data(as_text=True)
     assert "没有查到号码为 Z999999999 的遗失声明" in none
 

@@ -1,4 +1,5 @@
 """What every notice type declares, and the behaviour they share."""
+from notices import documents
 from notices import expiry
 from notices import wording
 from notices.wording import cn_date
@@ -76,7 +77,8 @@ class Kind:
         items = self.items_from_form(form)
         if items:
             fields["items"] = [self.mask_item(item) for item in items]
-        return self.text(fields, start, end)
+        # Masked as the published notice will be (see board.public_fields).
+        return self.text(documents.mask_strings(fields), start, end)
 
     def mask_item(self, item):
         """Return a declared document as public pages show it."""

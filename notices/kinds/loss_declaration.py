@@ -40,7 +40,7 @@ class LossItemForm(Form):
         "证件编号",
         [forms.Required("证件编号")],
         description="证件上的号码,如出生医学证明编号 T540059774、警官证内页的6位警号;"
-        "居民身份证号公开时只显示前6位和后4位",
+        "居民身份证号公开时只显示前4位和最后1位,统一社会信用代码只显示前6位和最后1位",
     )
 
     def validate_document_type_other(self, field):

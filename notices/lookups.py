@@ -1,0 +1,63 @@
+"""Limits on exact document-number lookups, so that nobody can enumerate them.
+
+A masked number on a public page leaves at least 100,000 full numbers that fit it, and every
+exact lookup (``/lost``, ``/api/v1/lost-documents``, a search for a number) answers "declared or
+not" for one candidate. So each address may ask ``LOOKUP_RATE_LIMIT`` times, and the whole board
+answers ``LOOKUP_DAILY_MISSES`` misses a day: an enumeration is almost all misses, while a person
+checking the number in their hand asks once or twice. Both count in Flask-Limiter's store, which
+every worker shares (Redis under gunicorn).
+"""
+from flask import current_app
+from flask import g
+
+from notices import expiry
+from notices.extensions import limiter
+
+PER_ADDRESS_MESSAGE = (
+    "证件号码查询过于频繁。为防止有人逐个试探号码,每个网络地址查询次数有限,请一小时后再试。"
+)
+DAILY_MESSAGE = (
+    "今天全站的证件号码查询已达上限。为防止有人逐个试探号码,每天查不到结果的查询次数有限,"
+    "请明天再试。"
+)
+
+
+def _per_address():
+    return current_app.config["LOOKUP_RATE_LIMIT"]
+
+
+def _daily_misses():
+    return f"{current_app.config['LOOKUP_DAILY_MISSES']} per day"
+
+
+def _board_day():
+    # One count for everyone, started afresh each day of the board's calendar.
+    return "board-day-" + expiry.board_today(expiry.utcnow()).isoformat()
+
+
+def missed():
+    """Record that the lookup of this request found nothing: it counts against the day's budget."""
+    g.number_lookup_missed = True
+
+
+def _was_missed(response):
+    return g.get("number_lookup_missed", False)
+
+
+def limited(exempt_when=None):
+    """Limit a view that answers whether a document number was declared void.
+
+    ``exempt_when`` tells requests that look up no number (an empty form, a search for words).
+    """
+
+    def decorate(view):
+        view = limiter.shared_limit(
+            _daily_misses, scope="number-lookup-misses", key_func=_board_day,
+            deduct_when=_was_missed, exempt_when=exempt_when, error_message=DAILY_MESSAGE,
+        )(view)
+        return limiter.shared_limit(
+            _per_address, scope="number-lookup", exempt_when=exempt_when,
+            error_message=PER_ADDRESS_MESSAGE,
+        )(view)
+
+    return decorate
