@@ -40,6 +40,8 @@ EDITOR_PASSWORD = "live-editor-password-" + secrets.token_hex(4)
 LOAD_LIMITS = {
     "FLASK_SUBMIT_RATE_LIMIT": "1000000 per hour",
     "FLASK_LOGIN_RATE_LIMIT": "1000000 per hour",
+    "FLASK_LOOKUP_RATE_LIMIT": "1000000 per hour",
+    "FLASK_LOOKUP_DAILY_MISSES": "1000000",
 }
 
 # What a client sees when the process serving its request dies or is not there: a reset, a
