@@ -2,6 +2,9 @@
 
 Pure functions. The punctuation follows the seed pages exactly (ASCII ``,`` ``:`` ``(`` and
 ``;`` inside Chinese sentences), because a published notice must read as the printed one does.
+
+Everything here reads what people typed, so every scan is linear: a pattern that backtracks
+(``[;。\\s]+$`` tried at each of 250,000 spaces) would hold a worker for minutes.
 """
 import re
 from dataclasses import dataclass
@@ -9,11 +12,19 @@ from dataclasses import field
 
 NUMERALS = "一二三四五六七八九十"
 
-# Leading enumerations people paste along with a list: (一) 一、 1. 1、 (1) 1)
+# Leading enumerations people paste along with a list: (一) 一、 1. 1、 (1) 1). Linear: it is
+# anchored, and no two neighbouring runs can take the same character.
 _ENUMERATION = re.compile(
     r"^\s*(?:[(（]\s*[一二三四五六七八九十\d]+\s*[)）]|[一二三四五六七八九十]+\s*[、.．]|\d+\s*[.．、)）])\s*"
 )
-_TRAILING_PUNCTUATION = re.compile(r"[;；。.,，、\s]+$")
+# Every character str.isspace() and the pattern \s take for a space; none lies above U+3000.
+SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+# What a pasted line may end with that the rendering adds again (or leaves out): ; 。 and so on.
+_CLOSING_PUNCTUATION = ";；。.,，、" + SPACES
+# What may stand around a site's URL: 门户网站(http://…), <http://…>.
+_OPENING_BRACKETS = "(（<"
+_CLOSING_BRACKETS = ">)）"
+_URL_SCHEMES = ("http://", "https://")
 
 
 @dataclass
@@ -77,7 +88,7 @@ def clean_lines(text):
     """
     lines = []
     for line in (text or "").splitlines():
-        line = _TRAILING_PUNCTUATION.sub("", _ENUMERATION.sub("", line)).strip()
+        line = _ENUMERATION.sub("", line).rstrip(_CLOSING_PUNCTUATION).strip()
         if line:
             lines.append(line)
     return lines
@@ -106,12 +117,43 @@ def parse_sites(text):
         line = line.strip()
         if not line:
             continue
-        match = re.search(r"[(（<]*\s*(https?://\S+?)\s*[>)）]*$", line)
-        if match:
-            sites.append({"name": line[: match.start()].strip(), "url": match.group(1)})
+        found = _url_at_end(line)
+        if found:
+            start, url = found
+            sites.append({"name": line[:start].strip(), "url": url})
         else:
             sites.append({"name": line, "url": ""})
     return sites
+
+
+def _url_at_end(line):
+    """Return (where the URL and its brackets begin, the URL) for a line ending in one, or None.
+
+    The URL is the line's last word (bar closing brackets) from its first http:// or https://;
+    closing brackets directly after it are not part of it, unless nothing else would be.
+    """
+    # What may follow the URL: spaces, then closing brackets.
+    end = len(line.rstrip(_CLOSING_BRACKETS).rstrip(SPACES))
+    word = end
+    while word and not line[word - 1].isspace():
+        word -= 1
+    starts = [i for i in (line.find(s, word, end) for s in _URL_SCHEMES) if i != -1]
+    if not starts:
+        return None
+    start = min(starts)
+    rest = start + len("https://" if line.startswith("https://", start) else "http://")
+    if rest == end:
+        # A scheme and nothing else: the URL takes the first closing bracket, if one follows.
+        if end == len(line) or line[end].isspace():
+            return None
+        end += 1
+    url = line[start:end]
+    # Spaces, then opening brackets, may stand before the URL.
+    while start and line[start - 1].isspace():
+        start -= 1
+    while start and line[start - 1] in _OPENING_BRACKETS:
+        start -= 1
+    return start, url
 
 
 def sites_text(sites):
