@@ -103,9 +103,10 @@ class SitesField(TextAreaField):
                 raise ValidationError("每行先写网站名称,再写网址(可省略)")
             if len(site["url"]) > 300:
                 raise ValidationError("网址不能超过300个字符")
-        for line in "\n".join(self.raw_data or []).splitlines():
-            if re.search(r"\b(?!https?://)[a-z][a-z0-9+.-]*://", line, re.I):
-                raise ValidationError("网址只能以 http:// 或 https:// 开头")
+        # Anywhere in the text, not only in the URLs parse_sites found: javascript:alert(1)
+        # after a name is no URL to it, but a link all the same.
+        if wording.foreign_scheme("\n".join(self.raw_data or [])):
+            raise ValidationError("网址只能以 http:// 或 https:// 开头")
 
 
 def max_lines(count, line_length):

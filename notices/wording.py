@@ -25,6 +25,15 @@ _CLOSING_PUNCTUATION = ";；。.,，、" + SPACES
 _OPENING_BRACKETS = "(（<"
 _CLOSING_BRACKETS = ">)）"
 _URL_SCHEMES = ("http://", "https://")
+# What a link's scheme is made of (RFC 3986): a letter, then letters, digits, + . and -.
+_SCHEME_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SCHEME_CHARACTERS = _SCHEME_LETTERS | frozenset("0123456789+.-")
+# Schemes a browser runs or opens with no // after them. Others are links only with // (ftp://),
+# so 网站:www.xzkt.com and 电话:0891… stay text.
+_BARE_SCHEMES = frozenset({
+    "javascript", "vbscript", "livescript", "data", "blob", "filesystem", "file", "jar",
+    "mhtml", "view-source", "mailto",
+})
 
 
 @dataclass
@@ -154,6 +163,30 @@ def _url_at_end(line):
     while start and line[start - 1] in _OPENING_BRACKETS:
         start -= 1
     return start, url
+
+
+def foreign_scheme(text):
+    """Return the scheme of the first link in ``text`` that is not http or https, or None.
+
+    A scheme is the letters, digits, + . and - before a colon, from the first letter, in any
+    case: ``ftp`` in 网站ftp://x, ``javascript`` in (JavaScript:alert(1)).
+    """
+    colon = text.find(":")
+    while colon != -1:
+        # The run before each colon is read once: colons end runs, so no character is read
+        # twice, however many colons follow.
+        start = colon
+        while start and text[start - 1] in _SCHEME_CHARACTERS:
+            start -= 1
+        while start < colon and text[start] not in _SCHEME_LETTERS:
+            start += 1
+        scheme = text[start:colon].lower()
+        if scheme and scheme not in ("http", "https") and (
+            scheme in _BARE_SCHEMES or text.startswith("//", colon + 1)
+        ):
+            return scheme
+        colon = text.find(":", colon + 1)
+    return None
 
 
 def sites_text(sites):

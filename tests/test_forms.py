@@ -3,6 +3,7 @@ from datetime import date
 
 import pytest
 from conftest import seed_data
+from conftest import within
 
 from notices import kinds
 from notices import services
@@ -127,14 +128,41 @@ def test_window_start_today_or_later_is_fine(app):
         ("门户网站 http://www.xzkt.com/", True),
         ("门户网站 https://www.xzkt.com/a?b=1", True),
         ("中国采购与招标网", True),
+        ("门户网站 HTTPS://www.xzkt.com/", True),
+        ("门户网站 https://www.xzkt.com:8080/a?next=b:c", True),
+        ("网站:www.xzkt.com", True),
+        ("网站:www.xzkt.com 电话:0891-6321234", True),
+        ("Portal: www.xzkt.com", True),
         ("门户网站 javascript://alert(1)", False),
         ("门户网站 ftp://files.xzkt.com/", False),
+        ("门户网站 javascript:alert(1)", False),
+        ("门户网站 JavaScript:alert(1)", False),
+        ("门户网站javascript:alert(1)", False),
+        ("门户网站 (javascript:alert(1))", False),
+        ("门户网站 data:text/html,<script>alert(1)</script>", False),
+        ("门户网站 vbscript:msgbox(1)", False),
+        ("门户网站 file:///etc/passwd", False),
+        ("门户网站 file://server/share", False),
+        ("门户网站ftp://x", False),
+        ("门户网站 http://www.xzkt.com/?u=ftp://x", False),
         ("http://www.xzkt.com/", False),
     ],
 )
 def test_details_urls_are_http_or_https(app, details, ok):
     errors = errors_for(app, "supplier_call", details=details)
     assert ("details" not in errors) is ok
+    if not ok and errors["details"] != ["每行先写网站名称,再写网址(可省略)"]:
+        assert errors["details"] == ["网址只能以 http:// 或 https:// 开头"]
+
+
+@pytest.mark.parametrize(
+    "details",
+    ["a-" * 125_000, "a." * 125_000, "a" * 250_000, "a:" * 125_000, "x" + "a+" * 125_000 + "//"],
+    ids=lambda text: repr(text[:6]),
+)
+def test_the_scheme_check_takes_linear_time(app, details):
+    with within(2, "checking the schemes of a long details field"):
+        errors_for(app, "supplier_call", details=details)
 
 
 def test_unknown_choices_are_refused(app):
