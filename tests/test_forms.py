@@ -203,3 +203,85 @@ def test_a_declaration_needs_at_least_one_item(app):
 def test_too_long_values_are_refused(app):
     assert "issuer" in errors_for(app, "supplier_call", issuer="公" * 101)
     assert "requirements" in errors_for(app, "supplier_call", requirements="条" * 301)
+
+
+# The most each field takes (README: "Limits"), checked before the text is parsed or cleaned.
+MAXIMA = {
+    "submitter_name": 100,
+    "submitter_phone": 30,
+    "submitter_email": 200,
+    "issuer": 100,
+    "window_start": 20,
+    "details": 4000,
+    "requirements": 10_000,
+    "participation": 2000,
+    "contact_unit": 100,
+    "contact_name": 50,
+    "contact_phone": 30,
+    "contact_email": 200,
+    "contractor": 100,
+    "project_name": 200,
+    "authority": 100,
+    "declarant": 100,
+    "items-0-owner_name": 100,
+    "items-0-document_type_other": 30,
+    "items-0-document_number": 60,
+}
+# Fields whose values are picked from a list, not typed.
+CHOICES = {"scopes", "application_methods", "items-0-document_type"}
+
+
+def with_item_field(code, name, value):
+    """Return the changes that set ``name`` (a loss item's field too) to ``value``."""
+    if not name.startswith("items-"):
+        return {name: value}
+    items = seed_data(code)["items"]
+    items[0][name.split("-", 2)[2]] = value
+    return {"items": items}
+
+
+def every_text_field():
+    for code, kind in kinds.KINDS.items():
+        names = [n for n in kind.labels if n != "items"]
+        if code == "loss_declaration":
+            names += ["items-0-owner_name", "items-0-document_type_other", "items-0-document_number"]
+        for name in names:
+            if name not in CHOICES:
+                yield code, name
+
+
+def test_every_text_field_has_a_maximum():
+    assert {name for _, name in every_text_field()} == set(MAXIMA)
+
+
+@pytest.mark.parametrize(("code", "name"), list(every_text_field()))
+def test_every_text_field_refuses_more_than_its_maximum(app, code, name):
+    limit = MAXIMA[name]
+    message = f"不能超过{limit}个字"
+    assert errors_for(app, code, **with_item_field(code, name, "字" * (limit + 1)))[name] == [message]
+    at_limit = errors_for(app, code, **with_item_field(code, name, "字" * limit))
+    assert message not in at_limit.get(name, [])
+
+
+def test_a_text_over_its_maximum_is_not_parsed(app, monkeypatch):
+    from notices import wording
+
+    def never(text):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(wording, "clean_lines", never)
+    monkeypatch.setattr(wording, "parse_sites", never)
+    errors = errors_for(app, "supplier_call", requirements=";" * 10_001, details="(" * 4001)
+    assert errors["requirements"] == ["不能超过10000个字"]
+    assert errors["details"] == ["不能超过4000个字"]
+
+
+def test_a_site_name_has_a_maximum(app):
+    assert errors_for(app, "supplier_call", details="网" * 101) == {"details": ["网站名称不能超过100个字"]}
+
+
+def test_line_breaks_from_a_browser_count_once(app):
+    # Browsers send a textarea's line breaks as CR LF but count them as one character.
+    text = "\r\n".join(["参与" * 500, "范围" * 499 + "。"])
+    assert errors_for(app, "supplier_call", participation=text) == {}
+    assert errors_for(app, "supplier_call", participation=text + "。") == {"participation": ["不能超过2000个字"]}
