@@ -190,6 +190,40 @@ def test_the_worst_input_for_every_field_is_answered_quickly(app, client, case):
         assert db.session.scalar(db.select(db.func.count(Notice.id))) == 0
 
 
+def patterns_that_read_input():
+    """Yield (name, call, worst input) for every other pattern that reads what people send."""
+    from notices import documents
+    from notices import forms
+    from notices import search
+    from notices import templating
+    from notices import wording
+
+    n = 250_000
+    yield "phone brackets", forms.normalize_phone, "(" * n + "0"
+    yield "phone spaces", forms.normalize_phone, " " * n + "x"
+    yield "phone rule", forms.LANDLINE.fullmatch, "0891-" + "1" * n
+    yield "document number", documents.normalize_number, "\u3000" * n + "x"
+    yield "query quotes", search.split_query, '"a' * n
+    yield "query separators", search.split_query, ", " * n
+    yield "words", lambda text: list(search.words(text)), "ཀ་" * (n // 2)
+    yield "bigrams", lambda text: list(search.grams(text)), "a1" * (n // 2)
+    yield "links", templating.linkify, "http://" * (n // 7)
+    yield "link brackets", templating.linkify, "https://a" + "(" * n
+    yield "log paths", redact, "/track/" * (n // 7)
+    yield "log numbers", redact, ("1" * 16 + "a") * (n // 17)
+    yield "enumeration", wording.clean_lines, "（" + "1" * n + " " * n + "x"
+    yield "schemes", wording.foreign_scheme, "a:" * n
+
+
+@pytest.mark.parametrize(
+    ("name", "call", "text"),
+    [pytest.param(*case, id=case[0]) for case in patterns_that_read_input()],
+)
+def test_every_other_pattern_reading_input_takes_linear_time(name, call, text):
+    with within(1, f"the {name} pattern on {len(text)} characters"):
+        call(text)
+
+
 def test_logout_ends_the_session_on_the_server(client, editor):
     login(client)
     stolen = client.get_cookie("session").value
