@@ -12,12 +12,14 @@ import re
 from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms import EmailField
+from wtforms import FieldList
 from wtforms import SelectChoice
 from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms import TelField
 from wtforms import TextAreaField
 from wtforms import widgets
+from wtforms.utils import unset_value
 from wtforms.validators import Email
 from wtforms.validators import InputRequired
 from wtforms.validators import Optional
@@ -171,6 +173,50 @@ class SitesField(Bounded, TextAreaField):
         # after a name is no URL to it, but a link all the same.
         if wording.foreign_scheme("\n".join(self.raw_data or [])):
             raise ValidationError("网址只能以 http:// 或 https:// 开头")
+
+
+def row_number(text):
+    """Return the row a form field's index names (the 3 of items-3-owner_name), or None.
+
+    Only the plain numbers a form writes: int() raises on thousands of digits, and on ²,
+    which str.isdigit() accepts.
+    """
+    if text.isascii() and text.isdigit() and len(text) <= 6:
+        return int(text)
+    return None
+
+
+class ItemList(FieldList):
+    """A FieldList that refuses more than ``max_entries`` rows instead of dropping the rest.
+
+    WTForms reads the first ``max_entries`` rows and ignores the others without a word: a
+    declaration of 25 documents would be published with 20. Rows beyond the limit are counted,
+    never read.
+    """
+
+    def __init__(self, *args, too_many, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.too_many = too_many
+        self.posted = 0
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        self.posted = len(set(self._extract_indices(self.name, formdata))) if formdata else 0
+        super().process(formdata, data, extra_filters)
+
+    def _extract_indices(self, prefix, formdata):
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                index = row_number(key[offset:].split(self._field_separator, 1)[0])
+                if index is not None:
+                    yield index
+
+    def validate(self, form, extra_validators=()):
+        valid = super().validate(form, extra_validators)
+        if self.posted > self.max_entries:
+            self.errors.append(self.too_many)
+            return False
+        return valid
 
 
 def max_lines(count, line_length):

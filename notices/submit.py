@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from notices import board
 from notices import expiry
+from notices import forms
 from notices import kinds
 from notices import services
 from notices.extensions import db
@@ -47,8 +48,9 @@ def _without_item(formdata, drop):
     kept, items = MultiDict(), {}
     for key, value in formdata.items(multi=True):
         parts = key.split("-", 2)
-        if len(parts) == 3 and parts[0] == "items" and parts[1].isdigit():
-            items.setdefault(int(parts[1]), []).append((parts[2], value))
+        row = forms.row_number(parts[1]) if len(parts) == 3 and parts[0] == "items" else None
+        if row is not None:
+            items.setdefault(row, []).append((parts[2], value))
         else:
             kept.add(key, value)
     for new, old in enumerate(i for i in sorted(items) if i != drop):
@@ -90,8 +92,9 @@ def preview(code):
     kind = _kind_or_404(code)
     action = request.form.get("action", "preview")
     data = _notice_data()
-    if action.startswith("remove-") and action[7:].isdigit():
-        data = _without_item(data, int(action[7:]))
+    drop = forms.row_number(action[7:]) if action.startswith("remove-") else None
+    if drop is not None:
+        data = _without_item(data, drop)
     if action != "preview":
         form = kind.form(formdata=data, meta={"csrf": False})
         if action == "add" and hasattr(form, "items") and len(form.items) < form.items.max_entries:

@@ -194,6 +194,24 @@ def test_submission_api_refusal_is_422_per_field_and_stores_nothing(app, client)
     assert stored(app) == 0
 
 
+def police_items(count):
+    """Return ``count`` distinct police ID items (警号 000001, 000002 …)."""
+    return [{"owner_name": "", "document_type": "police_id", "document_number": f"{n:06d}"}
+            for n in range(1, count + 1)]
+
+
+def test_more_loss_items_than_the_limit_are_refused_not_dropped(app, client):
+    response = client.post("/api/v1/submissions", json=submission(items=police_items(25)))
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"items": ["每份声明最多20件证件,请分成几份声明提交"]}
+    assert stored(app) == 0
+    at_limit = client.post("/api/v1/submissions", json=submission(items=police_items(20)))
+    assert at_limit.status_code == 201
+    with app.app_context():
+        notice = db.session.scalar(db.select(Notice))
+        assert len(notice.items) == 20
+
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [

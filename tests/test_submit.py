@@ -97,6 +97,39 @@ def test_add_and_remove_loss_rows_without_javascript(client):
     assert 'name="items-0-owner_name" type="text" value="格桑"' in removed
 
 
+def test_more_loss_items_than_the_limit_are_a_form_error_and_store_nothing(client, app):
+    from test_api import police_items
+
+    data = posted("loss_declaration", items=police_items(25))
+    preview = client.post("/submit/loss_declaration", data=data)
+    assert preview.status_code == 422
+    assert "每份声明最多20件证件,请分成几份声明提交" in text(preview)
+    assert "submission_key" not in text(preview)
+    confirm = client.post("/submit/loss_declaration/confirm", data=data)
+    assert confirm.status_code == 422
+    assert "每份声明最多20件证件" in text(confirm)
+    assert count(app) == 0
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        [("action", "remove-²")],
+        [("action", "remove-" + "9" * 5000)],
+        [("items-²-owner_name", "格桑")],
+        [("items-" + "9" * 5000 + "-owner_name", "格桑")],
+        [("items-" + "9" * 5000 + "-owner_name", "格桑"), ("action", "add")],
+        [("items-٣-owner_name", "格桑"), ("action", "remove-٣")],
+    ],
+    ids=["superscript row", "huge row", "superscript key", "huge key", "huge key added to", "arabic-indic row"],
+)
+def test_row_numbers_no_form_writes_are_ignored_not_a_500(client, odd):
+    data = MultiDict([*posted("loss_declaration").items(multi=True), *odd])
+    response = client.post("/submit/loss_declaration", data=data)
+    assert response.status_code in (200, 422)
+    assert "扎西央珍" in text(response)
+
+
 def test_confirm_stores_and_redirects_to_the_tracking_page(client, app):
     response = client.post("/submit/supplier_call/confirm", data=posted("supplier_call"))
     assert response.status_code == 302

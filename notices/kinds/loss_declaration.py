@@ -1,5 +1,4 @@
 """遗失声明: someone lost a document and declares it void."""
-from wtforms import FieldList
 from wtforms import Form
 from wtforms import FormField
 from wtforms import SelectChoice
@@ -64,7 +63,13 @@ class LossDeclarationForm(forms.NoticeForm):
         filters=[forms.strip],
         description="丢失证件的人或单位,声明以其名义刊登",
     )
-    items = FieldList(FormField(LossItemForm), "遗失的证件", min_entries=1, max_entries=MAX_ITEMS)
+    items = forms.ItemList(
+        FormField(LossItemForm),
+        "遗失的证件",
+        min_entries=1,
+        max_entries=MAX_ITEMS,
+        too_many=f"每份声明最多{MAX_ITEMS}件证件,请分成几份声明提交",
+    )
 
     def validate_items(self, field):
         numbers = [
