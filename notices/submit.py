@@ -38,6 +38,10 @@ def _submit_limit():
     return current_app.config["SUBMIT_RATE_LIMIT"]
 
 
+def _preview_limit():
+    return current_app.config["PREVIEW_RATE_LIMIT"]
+
+
 def _notice_data():
     """Return the posted notice fields without the form's own controls."""
     return MultiDict([(k, v) for k, v in request.form.items(multi=True) if k not in CONTROL_FIELDS])
@@ -87,6 +91,7 @@ def new(code):
 
 
 @bp.post("/submit/<code>")
+@limiter.limit(_preview_limit)
 def preview(code):
     """Add or remove a document row, or validate the form and show the notice as it will read."""
     kind = _kind_or_404(code)

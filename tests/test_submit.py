@@ -188,6 +188,34 @@ def test_submissions_are_rate_limited_with_a_friendly_page(client, app):
     assert count(app) == 2
 
 
+def test_previews_are_rate_limited_too(client, app):
+    # A preview parses and validates everything a confirmation does, without storing it.
+    app.config["RATELIMIT_ENABLED"] = True
+    app.config["PREVIEW_RATE_LIMIT"] = "3 per hour"
+    from notices.extensions import limiter
+
+    limiter.init_app(app)
+    for action in ("preview", "add", "preview"):
+        data = MultiDict([*posted("loss_declaration").items(multi=True), ("action", action)])
+        assert client.post("/submit/loss_declaration", data=data).status_code == 200
+    response = client.post("/submit/loss_declaration", data=posted("loss_declaration"))
+    assert response.status_code == 429
+    assert "操作太频繁,请稍后再试" in text(response)
+    # Confirmations count on their own.
+    assert client.post("/submit/loss_declaration/confirm", data=posted("loss_declaration")).status_code == 302
+
+
+def test_the_preview_limit_is_generous_and_configurable(tmp_path, monkeypatch):
+    from conftest import config
+
+    from notices import create_app
+
+    settings = config(tmp_path, tmp_path / "t.db")
+    assert create_app(settings).config["PREVIEW_RATE_LIMIT"] == "60 per hour"
+    monkeypatch.setenv("FLASK_PREVIEW_RATE_LIMIT", "5 per minute")
+    assert create_app(settings).config["PREVIEW_RATE_LIMIT"] == "5 per minute"
+
+
 def test_confirming_the_same_preview_twice_stores_one_notice(client, app):
     preview = text(client.post("/submit/loss_declaration", data=posted("loss_declaration")))
     key = re.search(r'name="submission_key" value="([^"]+)"', preview).group(1)
