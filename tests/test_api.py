@@ -6,6 +6,8 @@ from conftest import seed_data
 
 from notices import expiry
 from notices import kinds
+from notices import services
+from notices.accounts import create_user
 from notices.extensions import db
 from notices.models import Notice
 
@@ -132,6 +134,27 @@ def test_lost_document_lookup_finds_every_declaration_and_masks_id_numbers(clien
     body = client.get("/api/v1/lost-documents?number=540102199001011233").get_json()
     assert [i["status"] for i in body["items"]] == ["active", "expired"]
     assert {i["document_number"] for i in body["items"]} == {"540102********1233"}
+
+
+def test_an_id_number_typed_in_arabic_indic_digits_is_stored_and_found_in_ascii(app, client):
+    from test_documents import ZEROS
+    from test_documents import in_script
+
+    number = "540102199001011233"
+    typed = in_script(number, ZEROS["arabic-indic"])
+    item = {"owner_name": "", "document_type": "id_card", "document_number": typed}
+    response = client.post("/api/v1/submissions", json=submission(items=[item]))
+    assert response.status_code == 201, response.get_json()
+    with app.app_context():
+        notice = db.session.scalar(db.select(Notice))
+        assert [i.document_number for i in notice.items] == [number]
+        services.approve(notice, db.session.merge(create_user("checker", "a-long-password-1")),
+                         now=expiry.utcnow())
+    for asked in (number, typed):
+        body = client.get("/api/v1/lost-documents", query_string={"number": asked}).get_json()
+        assert [i["ref"] for i in body["items"]] == [response.get_json()["ref"]]
+        page = client.get("/lost", query_string={"number": asked}).get_data(as_text=True)
+        assert response.get_json()["ref"] in page
 
 
 def test_lost_document_lookup_with_no_match_or_no_number(client):
