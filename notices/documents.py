@@ -8,6 +8,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from notices import wording
+
 
 class DocumentNumberError(ValueError):
     """A document number that breaks its type's rule; the message names the rule."""
@@ -45,14 +47,15 @@ USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
 def normalize_number(number):
-    """Return ``number`` as stored: digits in ASCII, spaces removed, upper-case.
+    """Return ``number`` as stored: digits in ASCII, spaces and invisible characters removed,
+    upper-case.
 
     People copy numbers from scans and phones, so full-width digits (１２３), digits of
-    another script (Arabic-Indic ٣, Tibetan ༣ …) and stray spaces are common; they never
-    change which document is meant, and the lookup and the duplicate warning compare numbers
-    as stored.
+    another script (Arabic-Indic ٣, Tibetan ༣ …), stray spaces and zero-width characters are
+    common; they never change which document is meant, and the lookup and the duplicate
+    warning compare numbers as stored.
     """
-    folded = ascii_digits(unicodedata.normalize("NFKC", number or ""))
+    folded = ascii_digits(wording.visible(unicodedata.normalize("NFKC", number or "")))
     return re.sub(r"\s+", "", folded).upper()
 
 

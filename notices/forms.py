@@ -5,7 +5,8 @@ in ``documents`` and ``wording``, so the HTML forms, the API and the seed loader
 same input with the same Chinese message.
 
 Every field a person types into is :class:`Bounded`: it has a maximum length, checked on the
-text as posted before anything parses, filters or validates it.
+text as posted before anything parses, filters or validates it, and loses its invisible
+characters (``wording.visible``) before anything else reads it.
 """
 import re
 
@@ -98,11 +99,16 @@ class Bounded:
         self.too_long = False
 
     def accepted(self, valuelist):
-        """Return the posted values if they are within the bound, or None (and remember why)."""
+        """Return the posted values without invisible characters, or None if over the bound.
+
+        The one filter every text field applies, before its own parsing, filters and
+        validators: a zero-width space or a bidi override in a name would hide the notice
+        from search and show one text while storing another.
+        """
         text = "\n".join(valuelist)
         # Browsers send a textarea's line breaks as CR LF but count each as one character.
         self.too_long = len(text) - text.count("\r\n") > self.max_length
-        return None if self.too_long else valuelist
+        return None if self.too_long else [wording.visible(value) for value in valuelist]
 
     def process_formdata(self, valuelist):
         valuelist = self.accepted(valuelist)
@@ -152,10 +158,14 @@ class LinesField(Bounded, TextAreaField):
 class SitesField(Bounded, TextAreaField):
     """A textarea of sites, one per line: a name and an optional http/https URL."""
 
+    # The text as accepted, for the check of every link in it.
+    text = ""
+
     def process_formdata(self, valuelist):
         valuelist = self.accepted(valuelist)
         if valuelist is not None:
-            self.data = wording.parse_sites("\n".join(valuelist))
+            self.text = "\n".join(valuelist)
+            self.data = wording.parse_sites(self.text)
 
     def _value(self):
         return super()._value() if self.too_long else wording.sites_text(self.data or [])
@@ -171,7 +181,7 @@ class SitesField(Bounded, TextAreaField):
                 raise ValidationError("网址不能超过300个字符")
         # Anywhere in the text, not only in the URLs parse_sites found: javascript:alert(1)
         # after a name is no URL to it, but a link all the same.
-        if wording.foreign_scheme("\n".join(self.raw_data or [])):
+        if wording.foreign_scheme(self.text):
             raise ValidationError("网址只能以 http:// 或 https:// 开头")
 
 

@@ -17,6 +17,16 @@ NUMERALS = "一二三四五六七八九十"
 _ENUMERATION = re.compile(
     r"^\s*(?:[(（]\s*[一二三四五六七八九十\d]+\s*[)）]|[一二三四五六七八九十]+\s*[、.．]|\d+\s*[.．、)）])\s*"
 )
+# Unicode's format characters (category Cf): zero-width spaces and joiners, bidi marks,
+# embeddings, overrides and isolates, the BOM, the soft hyphen, tags. They show nothing, yet
+# split a word for search (西藏\u200b开发 is not 西藏开发), and they can make text read
+# otherwise than it is stored. A test checks this list against unicodedata.
+_INVISIBLE = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
 # Every character str.isspace() and the pattern \s take for a space; none lies above U+3000.
 SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 # What a pasted line may end with that the rendering adds again (or leaves out): ; 。 and so on.
@@ -87,6 +97,11 @@ def cn_numeral(n):
     tens, ones = divmod(n, 10)
     head = "" if tens == 0 else ("十" if tens == 1 else NUMERALS[tens - 1] + "十")
     return head + (NUMERALS[ones - 1] if ones else "")
+
+
+def visible(text):
+    """Return ``text`` without format characters (Unicode category Cf), which show nothing."""
+    return text if text.isascii() else _INVISIBLE.sub("", text)
 
 
 def clean_lines(text):

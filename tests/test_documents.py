@@ -107,5 +107,5 @@ def test_digits_of_every_script_are_stored_as_ascii(document_type, number, scrip
 
 
 def test_digits_are_folded_before_spaces_and_case():
-    typed = "t " + in_script("5400 59774", ZEROS["arabic-indic"]) + "\u3000"
+    typed = "t " + in_script("5400 59774", ZEROS["arabic-indic"]) + "\u3000\u200b"
     assert documents.normalize_number(typed) == "T540059774"

@@ -285,3 +285,55 @@ def test_line_breaks_from_a_browser_count_once(app):
     text = "\r\n".join(["参与" * 500, "范围" * 499 + "。"])
     assert errors_for(app, "supplier_call", participation=text) == {}
     assert errors_for(app, "supplier_call", participation=text + "。") == {"participation": ["不能超过2000个字"]}
+
+
+def hidden_in(text):
+    """Return ``text`` with bidi overrides and zero-width characters around and inside it."""
+    return "\u202e" + text[:1] + "\u200b\u00ad" + text[1:] + "\u2066\ufeff\u2069\u200d"
+
+
+def hide_everywhere(data):
+    """Return a submission with invisible characters in every text it holds, items' included."""
+    def hide(value):
+        if isinstance(value, str):
+            return hidden_in(value) if value else value
+        if isinstance(value, list):
+            return [hide(v) for v in value]
+        if isinstance(value, dict):
+            return {k: v if k == "document_type" else hide(v) for k, v in value.items()}
+        return value
+
+    return {name: value if name in CHOICES else hide(value) for name, value in data.items()}
+
+
+def stored_data(app, code, data):
+    """Return everything a valid submission would store: public fields, items and contacts."""
+    kind = kinds.get(code)
+    with app.app_context():
+        form = services.validate(kind, services.flatten(data), TODAY)
+        contacts = [form.submitter_name.data, form.submitter_phone.data, form.submitter_email.data]
+        window = form.window_start.data if kind.submitter_sets_window else None
+        return kind.fields_from_form(form), kind.items_from_form(form), contacts, window
+
+
+@pytest.mark.parametrize("code", list(kinds.KINDS))
+def test_invisible_characters_are_removed_from_every_text_field(app, code):
+    data = seed_data(code)
+    if kinds.get(code).submitter_sets_window:
+        data["window_start"] = TODAY.isoformat()
+    data["submitter_email"] = "tashi@example.com"
+    hidden = hide_everywhere(data)
+    assert hidden != data
+    assert stored_data(app, code, hidden) == stored_data(app, code, data)
+
+
+def test_an_issuer_is_stored_without_a_zero_width_space(app):
+    data = seed_data("supplier_call")
+    data.update(window_start=TODAY.isoformat(), issuer="西藏\u200b开发投资集团有限公司")
+    fields, *_ = stored_data(app, "supplier_call", data)
+    assert fields["issuer"] == "西藏开发投资集团有限公司"
+
+
+def test_a_link_split_by_an_invisible_character_is_still_refused(app):
+    errors = errors_for(app, "supplier_call", details="门户网站 java\u200bscript:alert(1)")
+    assert errors == {"details": ["网址只能以 http:// 或 https:// 开头"]}

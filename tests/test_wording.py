@@ -1,6 +1,8 @@
 """Rendering the seeds' own fields must reproduce the printed notices character for character."""
 import random
 import re
+import sys
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -239,3 +241,29 @@ def test_cleaning_and_parsing_take_linear_time(line):
     with within(1, "clean_lines and parse_sites on one long line"):
         wording.clean_lines(line)
         wording.parse_sites(line)
+
+
+# --- invisible characters ----------------------------------------------------------------------
+
+def test_visible_removes_exactly_the_format_characters():
+    # Every code point but the surrogates, which are no characters; a new version of Unicode
+    # adding a format character fails here until the pattern has it.
+    every = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+    expected = "".join(c for c in every if unicodedata.category(c) != "Cf")
+    assert wording.visible(every) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("西藏\u200b开发", "西藏开发"),
+        ("\u202e西藏开发\u202c", "西藏开发"),
+        ("\u2066扎西\u2069央珍", "扎西央珍"),
+        ("\ufeff声明人", "声明人"),
+        ("soft\u00adhyphen\u2060", "softhyphen"),
+        ("\u200e\u200f\u200c\u200d", ""),
+        ("བཀྲ་ཤིས་ ｗｉｄｅ　space", "བཀྲ་ཤིས་ ｗｉｄｅ　space"),
+    ],
+)
+def test_visible_keeps_every_other_character(typed, kept):
+    assert wording.visible(typed) == kept
