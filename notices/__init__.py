@@ -65,6 +65,10 @@ def create_app(test_config=None):
         # enumerable (see notices/lookups.py).
         LOOKUP_RATE_LIMIT="10 per minute;30 per hour",
         LOOKUP_DAILY_MISSES=2000,
+        # Previews (and added or removed loss rows) one address may ask for: each parses and
+        # validates a whole submission, so they are limited too, well above what a person
+        # correcting a form a few times needs.
+        PREVIEW_RATE_LIMIT="60 per hour",
         # Login attempts one address may make.
         LOGIN_RATE_LIMIT="10 per minute;50 per day",
         # Session cookies are never readable from scripts, never sent cross-site and never

@@ -135,7 +135,9 @@ def notice(ref):
 
 
 @bp.post("/submissions")
-@limiter.limit(lambda: current_app.config["SUBMIT_RATE_LIMIT"])
+@limiter.limit(
+    lambda: current_app.config["SUBMIT_RATE_LIMIT"], error_message=services.SUBMIT_LIMIT_MESSAGE
+)
 def submissions():
     """Accept a submission as JSON; 201 with its ref, or 422 with errors per field."""
     body = request.get_json(silent=True)

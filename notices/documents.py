@@ -8,6 +8,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from notices import wording
+
 
 class DocumentNumberError(ValueError):
     """A document number that breaks its type's rule; the message names the rule."""
@@ -45,13 +47,28 @@ USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
 def normalize_number(number):
-    """Return ``number`` as stored: full-width characters folded, spaces removed, upper-case.
+    """Return ``number`` as stored: digits in ASCII, spaces and invisible characters removed,
+    upper-case.
 
-    People copy numbers from scans and phones, so full-width digits (１２３) and stray spaces
-    are common; they never change which document is meant.
+    People copy numbers from scans and phones, so full-width digits (１２３), digits of
+    another script (Arabic-Indic ٣, Tibetan ༣ …), stray spaces and zero-width characters are
+    common; they never change which document is meant, and the lookup and the duplicate
+    warning compare numbers as stored.
     """
-    folded = unicodedata.normalize("NFKC", number or "")
+    folded = ascii_digits(wording.visible(unicodedata.normalize("NFKC", number or "")))
     return re.sub(r"\s+", "", folded).upper()
+
+
+def ascii_digits(text):
+    """Return ``text`` with every decimal digit, of whatever script, as 0-9.
+
+    NFKC leaves these alone: ٣ is a digit of its own, not a form of 3. The rules below would
+    take them anyway (\\d matches them), and a number would then be stored as typed and never
+    found by someone typing 0-9.
+    """
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
 
 
 def id_card_check_char(first17):

@@ -3,21 +3,26 @@
 Field names equal the API's field names. Validators are thin wrappers around the pure rules
 in ``documents`` and ``wording``, so the HTML forms, the API and the seed loader refuse the
 same input with the same Chinese message.
+
+Every field a person types into is :class:`Bounded`: it has a maximum length, checked on the
+text as posted before anything parses, filters or validates it, and loses its invisible
+characters (``wording.visible``) before anything else reads it.
 """
 import re
 
 from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms import EmailField
+from wtforms import FieldList
 from wtforms import SelectChoice
 from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms import TelField
 from wtforms import TextAreaField
 from wtforms import widgets
+from wtforms.utils import unset_value
 from wtforms.validators import Email
 from wtforms.validators import InputRequired
-from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError
@@ -77,35 +82,151 @@ def required_choice(what):
     return check
 
 
-class LinesField(TextAreaField):
+class Bounded:
+    """A text field that refuses more than ``max_length`` characters before reading them.
+
+    The bound is checked on the text as posted, before the field parses it (LinesField,
+    SitesField) and before any filter or validator sees it, so no parser or pattern ever reads
+    more than the bound, whatever a request carries. Text over the bound stays unread, to be
+    shown again in the form beside the error.
+    """
+
+    def __init__(self, label=None, validators=None, *, max_length, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.max_length = max_length
+        # Rendered as maxlength, so a browser stops the typing there too.
+        self.flags.maxlength = max_length
+        self.too_long = False
+
+    def accepted(self, valuelist):
+        """Return the posted values without invisible characters, or None if over the bound.
+
+        The one filter every text field applies, before its own parsing, filters and
+        validators: a zero-width space or a bidi override in a name would hide the notice
+        from search and show one text while storing another.
+        """
+        text = "\n".join(valuelist)
+        # Browsers send a textarea's line breaks as CR LF but count each as one character.
+        self.too_long = len(text) - text.count("\r\n") > self.max_length
+        return None if self.too_long else [wording.visible(value) for value in valuelist]
+
+    def process_formdata(self, valuelist):
+        valuelist = self.accepted(valuelist)
+        if valuelist is not None:
+            super().process_formdata(valuelist)
+
+    def pre_validate(self, form):
+        if self.too_long:
+            raise StopValidation(f"不能超过{self.max_length}个字")
+        super().pre_validate(form)
+
+    def _value(self):
+        if self.too_long:
+            return "\n".join(self.raw_data)
+        return super()._value()
+
+
+class TextField(Bounded, StringField):
+    """One line of text."""
+
+
+class ParagraphField(Bounded, TextAreaField):
+    """A textarea kept as one text, line breaks and all."""
+
+
+class PhoneField(Bounded, TelField):
+    """A phone number."""
+
+
+class EmailAddressField(Bounded, EmailField):
+    """An email address."""
+
+
+class LinesField(Bounded, TextAreaField):
     """A textarea whose data is the list of its lines, bare of numbering and closing marks."""
 
     def process_formdata(self, valuelist):
-        # The API may send a list of lines instead of one text.
-        self.data = wording.clean_lines("\n".join(valuelist))
+        valuelist = self.accepted(valuelist)
+        if valuelist is not None:
+            # The API may send a list of lines instead of one text.
+            self.data = wording.clean_lines("\n".join(valuelist))
 
     def _value(self):
-        return "\n".join(self.data or [])
+        return super()._value() if self.too_long else "\n".join(self.data or [])
 
 
-class SitesField(TextAreaField):
+class SitesField(Bounded, TextAreaField):
     """A textarea of sites, one per line: a name and an optional http/https URL."""
 
+    # The text as accepted, for the check of every link in it.
+    text = ""
+
     def process_formdata(self, valuelist):
-        self.data = wording.parse_sites("\n".join(valuelist))
+        valuelist = self.accepted(valuelist)
+        if valuelist is not None:
+            self.text = "\n".join(valuelist)
+            self.data = wording.parse_sites(self.text)
 
     def _value(self):
-        return wording.sites_text(self.data or [])
+        return super()._value() if self.too_long else wording.sites_text(self.data or [])
 
     def pre_validate(self, form):
+        super().pre_validate(form)
         for site in self.data or []:
             if not site["name"]:
                 raise ValidationError("每行先写网站名称,再写网址(可省略)")
+            if len(site["name"]) > 100:
+                raise ValidationError("网站名称不能超过100个字")
             if len(site["url"]) > 300:
                 raise ValidationError("网址不能超过300个字符")
-        for line in "\n".join(self.raw_data or []).splitlines():
-            if re.search(r"\b(?!https?://)[a-z][a-z0-9+.-]*://", line, re.I):
-                raise ValidationError("网址只能以 http:// 或 https:// 开头")
+        # Anywhere in the text, not only in the URLs parse_sites found: javascript:alert(1)
+        # after a name is no URL to it, but a link all the same.
+        if wording.foreign_scheme(self.text):
+            raise ValidationError("网址只能以 http:// 或 https:// 开头")
+
+
+def row_number(text):
+    """Return the row a form field's index names (the 3 of items-3-owner_name), or None.
+
+    Only the plain numbers a form writes: int() raises on thousands of digits, and on ²,
+    which str.isdigit() accepts.
+    """
+    if text.isascii() and text.isdigit() and len(text) <= 6:
+        return int(text)
+    return None
+
+
+class ItemList(FieldList):
+    """A FieldList that refuses more than ``max_entries`` rows instead of dropping the rest.
+
+    WTForms reads the first ``max_entries`` rows and ignores the others without a word: a
+    declaration of 25 documents would be published with 20. Rows beyond the limit are counted,
+    never read.
+    """
+
+    def __init__(self, *args, too_many, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.too_many = too_many
+        self.posted = 0
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        self.posted = len(set(self._extract_indices(self.name, formdata))) if formdata else 0
+        super().process(formdata, data, extra_filters)
+
+    def _extract_indices(self, prefix, formdata):
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                index = row_number(key[offset:].split(self._field_separator, 1)[0])
+                if index is not None:
+                    yield index
+
+    def validate(self, form, extra_validators=()):
+        valid = super().validate(form, extra_validators)
+        if self.posted > self.max_entries:
+            self.errors.append(self.too_many)
+            return False
+        return valid
 
 
 def max_lines(count, line_length):
@@ -137,18 +258,25 @@ class MultiCheckboxField(SelectMultipleField):
         offered = {choice.value for choice in self.choices}
         unknown = [value for value in self.data or [] if value not in offered]
         if unknown:
-            raise ValidationError(f"“{unknown[0]}”不是可选的项目")
+            # Quoted short: a posted value can be as long as the request.
+            raise ValidationError(f"“{unknown[0][:20]}”不是可选的项目")
 
 
-class BoardDateField(DateField):
+class BoardDateField(Bounded, DateField):
     """A date typed as 2024-03-08 (or picked); blank means missing, not malformed."""
 
+    def __init__(self, label=None, validators=None, max_length=20, **kwargs):
+        super().__init__(label, validators, max_length=max_length, **kwargs)
+
     def process_formdata(self, valuelist):
+        valuelist = self.accepted(valuelist)
+        if valuelist is None:
+            return
         if not "".join(valuelist).strip():
             self.data = None
             return
         try:
-            super().process_formdata(valuelist)
+            DateField.process_formdata(self, valuelist)
         except ValueError:
             raise ValueError("日期格式应为 年-月-日,如 2024-03-08") from None
 
@@ -168,21 +296,25 @@ class NoticeForm(FlaskForm):
         # WTForms' built-in messages (a date it cannot read, a choice not offered) in Chinese.
         locales = ["zh"]
 
-    submitter_name = StringField(
+    submitter_name = TextField(
         "提交人",
-        [Required("提交人姓名或单位名称"), Length(max=100)],
+        [Required("提交人姓名或单位名称")],
+        max_length=100,
         filters=[strip],
         description="您本人或贵单位的名称,仅编辑可见,不会公开",
     )
-    submitter_phone = TelField(
+    submitter_phone = PhoneField(
         "提交人电话",
         [Required("提交人电话"), phone],
+        # An extension and spaces leave room above the 16 characters of 0891-6321234-802.
+        max_length=30,
         filters=[normalize_phone],
         description="编辑核实时联系您,不会公开",
     )
-    submitter_email = EmailField(
+    submitter_email = EmailAddressField(
         "提交人邮箱(选填)",
-        [Optional(), Email("邮箱格式不正确,如 name@example.com"), Length(max=200)],
+        [Optional(), Email("邮箱格式不正确,如 name@example.com")],
+        max_length=200,
         filters=[strip],
     )
 
@@ -190,9 +322,10 @@ class NoticeForm(FlaskForm):
 class CallForm(NoticeForm):
     """Fields common to the two calls: issuer, collection period, requirements, contacts."""
 
-    issuer = StringField(
+    issuer = TextField(
         "发布单位",
-        [Required("发布单位"), Length(max=100)],
+        [Required("发布单位")],
+        max_length=100,
         filters=[strip],
         description="公告标题中的单位全称,如 西藏开发投资集团有限公司",
     )
@@ -204,18 +337,21 @@ class CallForm(NoticeForm):
     details = SitesField(
         "征集详情(选填)",
         [max_lines(10, 300)],
+        # Ten sites, each a name of up to 100 characters and a URL of up to 300.
+        max_length=4000,
         description="可查看完整公告的网站,每行一个:名称,空格,网址(可省略)",
     )
-    contact_unit = StringField(
-        "联系单位", [Required("联系单位"), Length(max=100)], filters=[strip]
+    contact_unit = TextField("联系单位", [Required("联系单位")], max_length=100, filters=[strip])
+    contact_name = TextField(
+        "联系人", [Required("联系人")], max_length=50, filters=[strip], description="如 敬女士"
     )
-    contact_name = StringField(
-        "联系人", [Required("联系人"), Length(max=50)], filters=[strip], description="如 敬女士"
+    contact_phone = PhoneField(
+        "联系电话", [Required("联系电话"), phone], max_length=30, filters=[normalize_phone]
     )
-    contact_phone = TelField("联系电话", [Required("联系电话"), phone], filters=[normalize_phone])
-    contact_email = EmailField(
+    contact_email = EmailAddressField(
         "邮箱",
-        [Required("联系邮箱"), Email("邮箱格式不正确,如 name@example.com"), Length(max=200)],
+        [Required("联系邮箱"), Email("邮箱格式不正确,如 name@example.com")],
+        max_length=200,
         filters=[strip],
     )
 

@@ -22,6 +22,7 @@ from notices import forms
 from notices import kinds
 from notices import lookups
 from notices import search
+from notices import wording
 from notices.extensions import db
 
 bp = Blueprint("public", __name__)
@@ -133,7 +134,8 @@ class SearchForm(FlaskForm):
         csrf = False
         locales = ["zh"]
 
-    q = StringField("关键词", filters=[lambda v: (v or "").strip()[: search.MAX_QUERY]])
+    # Without invisible characters, as search reads them (西藏\u200b开发 is 西藏开发).
+    q = StringField("关键词", filters=[lambda v: wording.visible((v or "").strip())[: search.MAX_QUERY]])
     type = SelectField("类型", choices=[SelectChoice("", "全部类型")] + [
         SelectChoice(code, kind.short_name) for code, kind in kinds.KINDS.items()
     ], default="")
@@ -142,7 +144,7 @@ class SearchForm(FlaskForm):
     ), default="active")
     date_from = forms.BoardDateField("发布日期从", [Optional()])
     date_to = forms.BoardDateField("到", [Optional()])
-    issuer = StringField("发布者", filters=[lambda v: (v or "").strip()[:100]])
+    issuer = StringField("发布者", filters=[lambda v: wording.visible((v or "").strip())[:100]])
     sort = SelectField(
         "排序", choices=forms.choices({"relevance": "相关度", "date": "发布日期"}), default="relevance"
     )

@@ -42,6 +42,7 @@ from whoosh.scoring import BM25F
 from whoosh.writing import CLEAR
 
 from notices import documents
+from notices import wording
 
 log = logging.getLogger(__name__)
 jieba.setLogLevel(logging.WARNING)
@@ -66,9 +67,15 @@ def _runs(text):
         yield match.lastgroup, match.group(), match.start()
 
 
+def _analysed(text):
+    """Return ``text`` as both analyses read it: compatibility forms folded (ｗ is w), and
+    invisible characters gone, so that 西藏\u200b开发 is indexed and looked for as 西藏开发."""
+    return wording.visible(unicodedata.normalize("NFKC", text))
+
+
 def words(text):
     """Yield (word, position, start, end) as the ``words`` field indexes ``text``."""
-    text = unicodedata.normalize("NFKC", text)
+    text = _analysed(text)
     pos = 0
     for kind, run, offset in _runs(text):
         if kind == "han":
@@ -101,7 +108,7 @@ def grams(text):
 
     A run of one character is indexed as itself, so a one-character name still matches.
     """
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = _analysed(text).lower()
     for _kind, run, offset in _runs(text):
         if len(run) == 1:
             yield run, offset, offset, offset + 1
@@ -367,7 +374,7 @@ def split_query(q):
     Everything is data: quotes only group, and operators, brackets, field prefixes and
     wildcards are ordinary characters that analysis drops or searches for.
     """
-    q = unicodedata.normalize("NFKC", q or "")[:MAX_QUERY]
+    q = _analysed(q or "")[:MAX_QUERY]
     q = q.replace("“", '"').replace("”", '"').replace("「", '"').replace("」", '"')
     phrases = [p.strip() for p in re.findall(r'"([^"]*)"', q) if p.strip()]
     rest = re.sub(r'"[^"]*"?', " ", q)
@@ -504,7 +511,7 @@ def search(q, *, today, kind=None, status="active", date_from=None, date_to=None
             "published_on", _day(date_from) if date_from else None, _day(date_to) if date_to else None
         ))
     if issuer:
-        filters.append(Q.Term("issuer", issuer))
+        filters.append(Q.Term("issuer", wording.visible(issuer)))
     # Filters narrow the matches as a set of documents instead of taking part in scoring.
     base_filter = Q.And(filters) if filters else None
     final_filter = Q.And([*filters, Q.Term("kind", kind)]) if kind else base_filter

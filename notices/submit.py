@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from notices import board
 from notices import expiry
+from notices import forms
 from notices import kinds
 from notices import services
 from notices.extensions import db
@@ -37,6 +38,10 @@ def _submit_limit():
     return current_app.config["SUBMIT_RATE_LIMIT"]
 
 
+def _preview_limit():
+    return current_app.config["PREVIEW_RATE_LIMIT"]
+
+
 def _notice_data():
     """Return the posted notice fields without the form's own controls."""
     return MultiDict([(k, v) for k, v in request.form.items(multi=True) if k not in CONTROL_FIELDS])
@@ -47,8 +52,9 @@ def _without_item(formdata, drop):
     kept, items = MultiDict(), {}
     for key, value in formdata.items(multi=True):
         parts = key.split("-", 2)
-        if len(parts) == 3 and parts[0] == "items" and parts[1].isdigit():
-            items.setdefault(int(parts[1]), []).append((parts[2], value))
+        row = forms.row_number(parts[1]) if len(parts) == 3 and parts[0] == "items" else None
+        if row is not None:
+            items.setdefault(row, []).append((parts[2], value))
         else:
             kept.add(key, value)
     for new, old in enumerate(i for i in sorted(items) if i != drop):
@@ -85,13 +91,15 @@ def new(code):
 
 
 @bp.post("/submit/<code>")
+@limiter.limit(_preview_limit, error_message="预览过于频繁。每个网络地址每小时可预览的次数有限,请稍后再试。")
 def preview(code):
     """Add or remove a document row, or validate the form and show the notice as it will read."""
     kind = _kind_or_404(code)
     action = request.form.get("action", "preview")
     data = _notice_data()
-    if action.startswith("remove-") and action[7:].isdigit():
-        data = _without_item(data, int(action[7:]))
+    drop = forms.row_number(action[7:]) if action.startswith("remove-") else None
+    if drop is not None:
+        data = _without_item(data, drop)
     if action != "preview":
         form = kind.form(formdata=data, meta={"csrf": False})
         if action == "add" and hasattr(form, "items") and len(form.items) < form.items.max_entries:
@@ -114,7 +122,7 @@ def preview(code):
 
 
 @bp.post("/submit/<code>/confirm")
-@limiter.limit(_submit_limit)
+@limiter.limit(_submit_limit, error_message=services.SUBMIT_LIMIT_MESSAGE)
 def confirm(code):
     """Store the previewed submission and send the submitter to its tracking page."""
     kind = _kind_or_404(code)

@@ -2,6 +2,9 @@
 
 Pure functions. The punctuation follows the seed pages exactly (ASCII ``,`` ``:`` ``(`` and
 ``;`` inside Chinese sentences), because a published notice must read as the printed one does.
+
+Everything here reads what people typed, so every scan is linear: a pattern that backtracks
+(``[;。\\s]+$`` tried at each of 250,000 spaces) would hold a worker for minutes.
 """
 import re
 from dataclasses import dataclass
@@ -9,11 +12,38 @@ from dataclasses import field
 
 NUMERALS = "一二三四五六七八九十"
 
-# Leading enumerations people paste along with a list: (一) 一、 1. 1、 (1) 1)
+# Leading enumerations people paste along with a list: (一) 一、 1. 1、 (1) 1). Linear: it is
+# anchored, and no two neighbouring runs can take the same character.
 _ENUMERATION = re.compile(
     r"^\s*(?:[(（]\s*[一二三四五六七八九十\d]+\s*[)）]|[一二三四五六七八九十]+\s*[、.．]|\d+\s*[.．、)）])\s*"
 )
-_TRAILING_PUNCTUATION = re.compile(r"[;；。.,，、\s]+$")
+# Unicode's format characters (category Cf): zero-width spaces and joiners, bidi marks,
+# embeddings, overrides and isolates, the BOM, the soft hyphen, tags. They show nothing, yet
+# split a word for search (西藏\u200b开发 is not 西藏开发), and they can make text read
+# otherwise than it is stored. A test checks this list against unicodedata.
+_INVISIBLE = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
+# Every character str.isspace() and the pattern \s take for a space; none lies above U+3000.
+SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+# What a pasted line may end with that the rendering adds again (or leaves out): ; 。 and so on.
+_CLOSING_PUNCTUATION = ";；。.,，、" + SPACES
+# What may stand around a site's URL: 门户网站(http://…), <http://…>.
+_OPENING_BRACKETS = "(（<"
+_CLOSING_BRACKETS = ">)）"
+_URL_SCHEMES = ("http://", "https://")
+# What a link's scheme is made of (RFC 3986): a letter, then letters, digits, + . and -.
+_SCHEME_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SCHEME_CHARACTERS = _SCHEME_LETTERS | frozenset("0123456789+.-")
+# Schemes a browser runs or opens with no // after them. Others are links only with // (ftp://),
+# so 网站:www.xzkt.com and 电话:0891… stay text.
+_BARE_SCHEMES = frozenset({
+    "javascript", "vbscript", "livescript", "data", "blob", "filesystem", "file", "jar",
+    "mhtml", "view-source", "mailto",
+})
 
 
 @dataclass
@@ -69,6 +99,11 @@ def cn_numeral(n):
     return head + (NUMERALS[ones - 1] if ones else "")
 
 
+def visible(text):
+    """Return ``text`` without format characters (Unicode category Cf), which show nothing."""
+    return text if text.isascii() else _INVISIBLE.sub("", text)
+
+
 def clean_lines(text):
     """Return the non-empty lines of ``text`` without enumerations or closing punctuation.
 
@@ -77,7 +112,7 @@ def clean_lines(text):
     """
     lines = []
     for line in (text or "").splitlines():
-        line = _TRAILING_PUNCTUATION.sub("", _ENUMERATION.sub("", line)).strip()
+        line = _ENUMERATION.sub("", line).rstrip(_CLOSING_PUNCTUATION).strip()
         if line:
             lines.append(line)
     return lines
@@ -106,12 +141,67 @@ def parse_sites(text):
         line = line.strip()
         if not line:
             continue
-        match = re.search(r"[(（<]*\s*(https?://\S+?)\s*[>)）]*$", line)
-        if match:
-            sites.append({"name": line[: match.start()].strip(), "url": match.group(1)})
+        found = _url_at_end(line)
+        if found:
+            start, url = found
+            sites.append({"name": line[:start].strip(), "url": url})
         else:
             sites.append({"name": line, "url": ""})
     return sites
+
+
+def _url_at_end(line):
+    """Return (where the URL and its brackets begin, the URL) for a line ending in one, or None.
+
+    The URL is the line's last word (bar closing brackets) from its first http:// or https://;
+    closing brackets directly after it are not part of it, unless nothing else would be.
+    """
+    # What may follow the URL: spaces, then closing brackets.
+    end = len(line.rstrip(_CLOSING_BRACKETS).rstrip(SPACES))
+    word = end
+    while word and not line[word - 1].isspace():
+        word -= 1
+    starts = [i for i in (line.find(s, word, end) for s in _URL_SCHEMES) if i != -1]
+    if not starts:
+        return None
+    start = min(starts)
+    rest = start + len("https://" if line.startswith("https://", start) else "http://")
+    if rest == end:
+        # A scheme and nothing else: the URL takes the first closing bracket, if one follows.
+        if end == len(line) or line[end].isspace():
+            return None
+        end += 1
+    url = line[start:end]
+    # Spaces, then opening brackets, may stand before the URL.
+    while start and line[start - 1].isspace():
+        start -= 1
+    while start and line[start - 1] in _OPENING_BRACKETS:
+        start -= 1
+    return start, url
+
+
+def foreign_scheme(text):
+    """Return the scheme of the first link in ``text`` that is not http or https, or None.
+
+    A scheme is the letters, digits, + . and - before a colon, from the first letter, in any
+    case: ``ftp`` in 网站ftp://x, ``javascript`` in (JavaScript:alert(1)).
+    """
+    colon = text.find(":")
+    while colon != -1:
+        # The run before each colon is read once: colons end runs, so no character is read
+        # twice, however many colons follow.
+        start = colon
+        while start and text[start - 1] in _SCHEME_CHARACTERS:
+            start -= 1
+        while start < colon and text[start] not in _SCHEME_LETTERS:
+            start += 1
+        scheme = text[start:colon].lower()
+        if scheme and scheme not in ("http", "https") and (
+            scheme in _BARE_SCHEMES or text.startswith("//", colon + 1)
+        ):
+            return scheme
+        colon = text.find(":", colon + 1)
+    return None
 
 
 def sites_text(sites):

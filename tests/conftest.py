@@ -1,9 +1,12 @@
+import contextlib
 import copy
 import shutil
+import signal
 import threading
 from datetime import date
 from datetime import datetime
 from datetime import time
+from time import monotonic
 
 import flask_migrate
 import pytest
@@ -75,6 +78,29 @@ def editor(app):
 def at(day, hour=9, minute=0):
     """Return the aware instant at ``hour:minute`` on ``day`` in the board's time zone."""
     return datetime.combine(day, time(hour, minute), expiry.BOARD_TZ)
+
+
+@contextlib.contextmanager
+def within(seconds, what):
+    """Fail the test as soon as the block has run for ``seconds``, naming ``what`` ran over.
+
+    The alarm interrupts a regular expression too (the engine checks for signals), so a
+    pattern that would backtrack for minutes fails its test in seconds.
+    """
+
+    def expired(signum, frame):
+        pytest.fail(f"{what} took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    started = monotonic()
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    # In case the alarm came during code that does not look at signals.
+    assert monotonic() - started < seconds, f"{what} took more than {seconds} s"
 
 
 def seed_data(code, index=0):

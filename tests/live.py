@@ -39,6 +39,7 @@ EDITOR_PASSWORD = "live-editor-password-" + secrets.token_hex(4)
 # their own.
 LOAD_LIMITS = {
     "FLASK_SUBMIT_RATE_LIMIT": "1000000 per hour",
+    "FLASK_PREVIEW_RATE_LIMIT": "1000000 per hour",
     "FLASK_LOGIN_RATE_LIMIT": "1000000 per hour",
     "FLASK_LOOKUP_RATE_LIMIT": "1000000 per hour",
     "FLASK_LOOKUP_DAILY_MISSES": "1000000",

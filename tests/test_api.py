@@ -6,6 +6,8 @@ from conftest import seed_data
 
 from notices import expiry
 from notices import kinds
+from notices import services
+from notices.accounts import create_user
 from notices.extensions import db
 from notices.models import Notice
 
@@ -134,6 +136,27 @@ def test_lost_document_lookup_finds_every_declaration_and_masks_id_numbers(clien
     assert {i["document_number"] for i in body["items"]} == {"5401*************3"}
 
 
+def test_an_id_number_typed_in_arabic_indic_digits_is_stored_and_found_in_ascii(app, client):
+    from test_documents import ZEROS
+    from test_documents import in_script
+
+    number = "540102199001011233"
+    typed = in_script(number, ZEROS["arabic-indic"])
+    item = {"owner_name": "", "document_type": "id_card", "document_number": typed}
+    response = client.post("/api/v1/submissions", json=submission(items=[item]))
+    assert response.status_code == 201, response.get_json()
+    with app.app_context():
+        notice = db.session.scalar(db.select(Notice))
+        assert [i.document_number for i in notice.items] == [number]
+        services.approve(notice, db.session.merge(create_user("checker", "a-long-password-1")),
+                         now=expiry.utcnow())
+    for asked in (number, typed):
+        body = client.get("/api/v1/lost-documents", query_string={"number": asked}).get_json()
+        assert [i["ref"] for i in body["items"]] == [response.get_json()["ref"]]
+        page = client.get("/lost", query_string={"number": asked}).get_data(as_text=True)
+        assert response.get_json()["ref"] in page
+
+
 def test_lost_document_lookup_with_no_match_or_no_number(client):
     assert client.get("/api/v1/lost-documents?number=X1").get_json() == {"items": []}
     response = client.get("/api/v1/lost-documents")
@@ -192,6 +215,24 @@ def test_submission_api_refusal_is_422_per_field_and_stores_nothing(app, client)
     assert set(errors) == {"submitter_phone", "items-1-document_number"}
     assert "校验码不符" in errors["items-1-document_number"][0]
     assert stored(app) == 0
+
+
+def police_items(count):
+    """Return ``count`` distinct police ID items (警号 000001, 000002 …)."""
+    return [{"owner_name": "", "document_type": "police_id", "document_number": f"{n:06d}"}
+            for n in range(1, count + 1)]
+
+
+def test_more_loss_items_than_the_limit_are_refused_not_dropped(app, client):
+    response = client.post("/api/v1/submissions", json=submission(items=police_items(25)))
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"items": ["每份声明最多20件证件,请分成几份声明提交"]}
+    assert stored(app) == 0
+    at_limit = client.post("/api/v1/submissions", json=submission(items=police_items(20)))
+    assert at_limit.status_code == 201
+    with app.app_context():
+        notice = db.session.scalar(db.select(Notice))
+        assert len(notice.items) == 20
 
 
 @pytest.mark.parametrize(

@@ -252,3 +252,33 @@ def test_a_masked_credit_code_leaves_at_least_100000_candidates():
             candidates += ways
     # 10^8 organisation codes, one in 31 with the shown check character: about 3.2 million.
     assert candidates >= MIN_CANDIDATES
+
+
+# Where 0 is in scripts whose digits people may type or paste: Arabic-Indic, Extended
+# Arabic-Indic (Persian, Urdu), Devanagari, Bengali, Thai, Tibetan and Mongolian.
+ZEROS = {"arabic-indic": 0x660, "extended arabic-indic": 0x6F0, "devanagari": 0x966,
+         "bengali": 0x9E6, "thai": 0xE50, "tibetan": 0xF20, "mongolian": 0x1810}
+
+
+def in_script(text, zero):
+    """Return ``text`` with its ASCII digits written in the script whose 0 is ``zero``."""
+    return text.translate({ord("0") + i: zero + i for i in range(10)})
+
+
+@pytest.mark.parametrize("script", ZEROS)
+@pytest.mark.parametrize(
+    ("document_type", "number"),
+    [("id_card", "540102199001011233"), ("id_card", "11010519491231002X"),
+     ("business_license", "91350100M000100Y43"), ("birth_certificate", "T540059774"),
+     ("police_id", "397403"), ("other", "ZANG-A12345")],
+)
+def test_digits_of_every_script_are_stored_as_ascii(document_type, number, script):
+    typed = in_script(number, ZEROS[script])
+    assert typed != number
+    assert check_number(document_type, typed) == number
+    assert documents.normalize_number(typed) == number
+
+
+def test_digits_are_folded_before_spaces_and_case():
+    typed = "t " + in_script("5400 59774", ZEROS["arabic-indic"]) + "\u3000\u200b"
+    assert documents.normalize_number(typed) == "T540059774"

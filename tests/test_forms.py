@@ -3,6 +3,7 @@ from datetime import date
 
 import pytest
 from conftest import seed_data
+from conftest import within
 
 from notices import kinds
 from notices import services
@@ -127,14 +128,41 @@ def test_window_start_today_or_later_is_fine(app):
         ("门户网站 http://www.xzkt.com/", True),
         ("门户网站 https://www.xzkt.com/a?b=1", True),
         ("中国采购与招标网", True),
+        ("门户网站 HTTPS://www.xzkt.com/", True),
+        ("门户网站 https://www.xzkt.com:8080/a?next=b:c", True),
+        ("网站:www.xzkt.com", True),
+        ("网站:www.xzkt.com 电话:0891-6321234", True),
+        ("Portal: www.xzkt.com", True),
         ("门户网站 javascript://alert(1)", False),
         ("门户网站 ftp://files.xzkt.com/", False),
+        ("门户网站 javascript:alert(1)", False),
+        ("门户网站 JavaScript:alert(1)", False),
+        ("门户网站javascript:alert(1)", False),
+        ("门户网站 (javascript:alert(1))", False),
+        ("门户网站 data:text/html,<script>alert(1)</script>", False),
+        ("门户网站 vbscript:msgbox(1)", False),
+        ("门户网站 file:///etc/passwd", False),
+        ("门户网站 file://server/share", False),
+        ("门户网站ftp://x", False),
+        ("门户网站 http://www.xzkt.com/?u=ftp://x", False),
         ("http://www.xzkt.com/", False),
     ],
 )
 def test_details_urls_are_http_or_https(app, details, ok):
     errors = errors_for(app, "supplier_call", details=details)
     assert ("details" not in errors) is ok
+    if not ok and errors["details"] != ["每行先写网站名称,再写网址(可省略)"]:
+        assert errors["details"] == ["网址只能以 http:// 或 https:// 开头"]
+
+
+@pytest.mark.parametrize(
+    "details",
+    ["a-" * 125_000, "a." * 125_000, "a" * 250_000, "a:" * 125_000, "x" + "a+" * 125_000 + "//"],
+    ids=lambda text: repr(text[:6]),
+)
+def test_the_scheme_check_takes_linear_time(app, details):
+    with within(2, "checking the schemes of a long details field"):
+        errors_for(app, "supplier_call", details=details)
 
 
 def test_unknown_choices_are_refused(app):
@@ -175,3 +203,137 @@ def test_a_declaration_needs_at_least_one_item(app):
 def test_too_long_values_are_refused(app):
     assert "issuer" in errors_for(app, "supplier_call", issuer="公" * 101)
     assert "requirements" in errors_for(app, "supplier_call", requirements="条" * 301)
+
+
+# The most each field takes (README: "Limits"), checked before the text is parsed or cleaned.
+MAXIMA = {
+    "submitter_name": 100,
+    "submitter_phone": 30,
+    "submitter_email": 200,
+    "issuer": 100,
+    "window_start": 20,
+    "details": 4000,
+    "requirements": 10_000,
+    "participation": 2000,
+    "contact_unit": 100,
+    "contact_name": 50,
+    "contact_phone": 30,
+    "contact_email": 200,
+    "contractor": 100,
+    "project_name": 200,
+    "authority": 100,
+    "declarant": 100,
+    "items-0-owner_name": 100,
+    "items-0-document_type_other": 30,
+    "items-0-document_number": 60,
+}
+# Fields whose values are picked from a list, not typed.
+CHOICES = {"scopes", "application_methods", "items-0-document_type"}
+
+
+def with_item_field(code, name, value):
+    """Return the changes that set ``name`` (a loss item's field too) to ``value``."""
+    if not name.startswith("items-"):
+        return {name: value}
+    items = seed_data(code)["items"]
+    items[0][name.split("-", 2)[2]] = value
+    return {"items": items}
+
+
+def every_text_field():
+    for code, kind in kinds.KINDS.items():
+        names = [n for n in kind.labels if n != "items"]
+        if code == "loss_declaration":
+            names += ["items-0-owner_name", "items-0-document_type_other", "items-0-document_number"]
+        for name in names:
+            if name not in CHOICES:
+                yield code, name
+
+
+def test_every_text_field_has_a_maximum():
+    assert {name for _, name in every_text_field()} == set(MAXIMA)
+
+
+@pytest.mark.parametrize(("code", "name"), list(every_text_field()))
+def test_every_text_field_refuses_more_than_its_maximum(app, code, name):
+    limit = MAXIMA[name]
+    message = f"不能超过{limit}个字"
+    assert errors_for(app, code, **with_item_field(code, name, "字" * (limit + 1)))[name] == [message]
+    at_limit = errors_for(app, code, **with_item_field(code, name, "字" * limit))
+    assert message not in at_limit.get(name, [])
+
+
+def test_a_text_over_its_maximum_is_not_parsed(app, monkeypatch):
+    from notices import wording
+
+    def never(text):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(wording, "clean_lines", never)
+    monkeypatch.setattr(wording, "parse_sites", never)
+    errors = errors_for(app, "supplier_call", requirements=";" * 10_001, details="(" * 4001)
+    assert errors["requirements"] == ["不能超过10000个字"]
+    assert errors["details"] == ["不能超过4000个字"]
+
+
+def test_a_site_name_has_a_maximum(app):
+    assert errors_for(app, "supplier_call", details="网" * 101) == {"details": ["网站名称不能超过100个字"]}
+
+
+def test_line_breaks_from_a_browser_count_once(app):
+    # Browsers send a textarea's line breaks as CR LF but count them as one character.
+    text = "\r\n".join(["参与" * 500, "范围" * 499 + "。"])
+    assert errors_for(app, "supplier_call", participation=text) == {}
+    assert errors_for(app, "supplier_call", participation=text + "。") == {"participation": ["不能超过2000个字"]}
+
+
+def hidden_in(text):
+    """Return ``text`` with bidi overrides and zero-width characters around and inside it."""
+    return "\u202e" + text[:1] + "\u200b\u00ad" + text[1:] + "\u2066\ufeff\u2069\u200d"
+
+
+def hide_everywhere(data):
+    """Return a submission with invisible characters in every text it holds, items' included."""
+    def hide(value):
+        if isinstance(value, str):
+            return hidden_in(value) if value else value
+        if isinstance(value, list):
+            return [hide(v) for v in value]
+        if isinstance(value, dict):
+            return {k: v if k == "document_type" else hide(v) for k, v in value.items()}
+        return value
+
+    return {name: value if name in CHOICES else hide(value) for name, value in data.items()}
+
+
+def stored_data(app, code, data):
+    """Return everything a valid submission would store: public fields, items and contacts."""
+    kind = kinds.get(code)
+    with app.app_context():
+        form = services.validate(kind, services.flatten(data), TODAY)
+        contacts = [form.submitter_name.data, form.submitter_phone.data, form.submitter_email.data]
+        window = form.window_start.data if kind.submitter_sets_window else None
+        return kind.fields_from_form(form), kind.items_from_form(form), contacts, window
+
+
+@pytest.mark.parametrize("code", list(kinds.KINDS))
+def test_invisible_characters_are_removed_from_every_text_field(app, code):
+    data = seed_data(code)
+    if kinds.get(code).submitter_sets_window:
+        data["window_start"] = TODAY.isoformat()
+    data["submitter_email"] = "tashi@example.com"
+    hidden = hide_everywhere(data)
+    assert hidden != data
+    assert stored_data(app, code, hidden) == stored_data(app, code, data)
+
+
+def test_an_issuer_is_stored_without_a_zero_width_space(app):
+    data = seed_data("supplier_call")
+    data.update(window_start=TODAY.isoformat(), issuer="西藏\u200b开发投资集团有限公司")
+    fields, *_ = stored_data(app, "supplier_call", data)
+    assert fields["issuer"] == "西藏开发投资集团有限公司"
+
+
+def test_a_link_split_by_an_invisible_character_is_still_refused(app):
+    errors = errors_for(app, "supplier_call", details="门户网站 java\u200bscript:alert(1)")
+    assert errors == {"details": ["网址只能以 http:// 或 https:// 开头"]}

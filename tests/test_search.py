@@ -213,6 +213,30 @@ def test_tokenizer_keeps_word_positions_and_tibetan():
     assert ("abc", ) == tuple(t for t in texts if t == "abc")
 
 
+def test_a_zero_width_space_hides_no_notice_from_search(app, client, make_notice):
+    ref = make_notice("supplier_call", day=expiry.board_today(expiry.utcnow()),
+                      issuer="西藏\u200b开发投资集团有限公司").ref
+    with app.app_context():
+        notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
+        assert notice.fields["issuer"] == "西藏开发投资集团有限公司"
+    for q in ("西藏开发", '"西藏开发"', "藏开发", "西藏\u200b开发", '"西藏\u2060开发"', "\u202e西藏开发\u202c"):
+        body = client.get("/api/v1/notices", query_string={"q": q}).get_json()
+        assert [item["ref"] for item in body["items"]] == [ref], q
+    page = client.get("/search", query_string={"q": "西藏\u200b开发"}).get_data(as_text=True)
+    assert ref in page and "\u200b" not in page
+    by_issuer = client.get("/api/v1/notices", query_string={"issuer": "西藏开发\u200b投资集团有限公司"})
+    assert [item["ref"] for item in by_issuer.get_json()["items"]] == [ref]
+
+
+def test_text_is_analysed_without_invisible_characters():
+    # Notices stored before submissions were cleaned are indexed as if they had been.
+    for analyse in (search.words, search.grams):
+        assert list(analyse("西藏\u200b开发\u00ad投资")) == [
+            (token, pos, start, end) for token, pos, start, end in analyse("西藏开发投资")
+        ]
+    assert search.split_query('西藏\u200b开发 "扎西\u2060央珍"') == (["扎西央珍"], ["西藏开发"])
+
+
 def test_lost_document_page(client, corpus):
     page = client.get("/lost", query_string={"number": " t540059774 "}).get_data(as_text=True)
     assert "扎西央珍声明巴登曲加的出生医学证明作废" in page

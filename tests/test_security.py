@@ -1,4 +1,5 @@
 """Headers on every response, body limits, server-side logout and logs without secrets."""
+import json
 import logging
 import re
 from datetime import timedelta
@@ -7,8 +8,12 @@ import pytest
 import time_machine
 from conftest import EDITOR_PASSWORD
 from conftest import seed_data
+from conftest import within
+from werkzeug.datastructures import MultiDict
 
 from notices import expiry
+from notices import kinds
+from notices import services
 from notices.extensions import db
 from notices.logs import redact
 from notices.models import LoginSession
@@ -99,6 +104,124 @@ def test_a_submission_at_the_fields_maximum_is_not_refused_for_its_size(app, cli
     data.update(declarant="央" * 100, items=items)
     response = client.post("/api/v1/submissions", json=data)
     assert response.status_code != 413
+
+
+# What made a pattern backtrack (each as head, repeated unit, tail), filled to a little under
+# the 256 KB a request may carry: the most any one request can make the board read.
+WORST_CASES = {
+    "spaces": ("", " ", "x"),
+    "tabs": ("", "\t", "x"),
+    "semicolons": ("", ";", "x"),
+    "brackets": ("", "(", ""),
+    "url": ("http://", "a", " x"),
+    "url and brackets": ("http://", ")", " x"),
+    "letters": ("", "a", ""),
+    "scheme-like": ("", "a-", ""),
+}
+ROOM = 240 * 1024
+
+
+def worst_value(case, size):
+    """Return the worst case filling ``ROOM`` bytes when each character costs ``size(text)``."""
+    head, unit, tail = WORST_CASES[case]
+    return head + unit * ((ROOM - size(head + tail)) // size(unit)) + tail
+
+
+def as_posted(text):
+    return len(text.encode())
+
+
+def as_json(text):
+    return len(json.dumps(text)) - 2
+
+
+def every_field(app):
+    """Yield (type, field name) for every field a person fills in, loss items' included."""
+    with app.test_request_context():
+        for code, kind in kinds.KINDS.items():
+            form = kind.form(formdata=None, meta={"csrf": False})
+            for field in form:
+                entries = getattr(field, "entries", None)
+                names = [sub.name for sub in entries[0].form] if entries else [field.name]
+                for name in names:
+                    yield code, name
+
+
+def seed_body(code):
+    data = seed_data(code)
+    if kinds.get(code).submitter_sets_window:
+        data["window_start"] = expiry.board_today(expiry.utcnow()).isoformat()
+    return data
+
+
+def with_value(data, name, value):
+    """Return a submission with field ``name`` (items-0-owner_name too) set to ``value``."""
+    if name.startswith("items-"):
+        _, index, key = name.split("-", 2)
+        data["items"][int(index)][key] = value
+    else:
+        data[name] = value
+    return data
+
+
+@pytest.mark.parametrize("case", WORST_CASES)
+def test_the_worst_input_for_every_field_is_answered_quickly(app, client, case):
+    """Each pattern's worst case in every field of every type, through the form's preview
+    and confirmation and the API: a 4xx within 2 s (a bound only super-linear work breaks)."""
+    answers = 0
+    for code, name in every_field(app):
+        form = with_value(seed_body(code), name, worst_value(case, as_posted))
+        fields = MultiDict(services.flatten(form))
+        for path, extra in ((f"/submit/{code}", [("action", "preview")]), (f"/submit/{code}/confirm", [])):
+            with within(2, f"{case} in {code} {name} to {path}"):
+                response = client.post(path, data=MultiDict([*fields.items(multi=True), *extra]),
+                                       content_type="multipart/form-data")
+            assert 400 <= response.status_code < 500 and response.status_code != 413, (path, name)
+            assert response.request.content_length > 200_000
+            answers += 1
+        body = {"type": code, **with_value(seed_body(code), name, worst_value(case, as_json))}
+        with within(2, f"{case} in {code} {name} to the API"):
+            response = client.post("/api/v1/submissions", json=body)
+        assert response.status_code == 422 and name in response.get_json()["errors"], name
+        assert response.request.content_length > 200_000
+        answers += 1
+    assert answers > 100
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Notice.id))) == 0
+
+
+def patterns_that_read_input():
+    """Yield (name, call, worst input) for every other pattern that reads what people send."""
+    from notices import documents
+    from notices import forms
+    from notices import search
+    from notices import templating
+    from notices import wording
+
+    n = 250_000
+    yield "phone brackets", forms.normalize_phone, "(" * n + "0"
+    yield "phone spaces", forms.normalize_phone, " " * n + "x"
+    yield "phone rule", forms.LANDLINE.fullmatch, "0891-" + "1" * n
+    yield "document number", documents.normalize_number, "\u3000" * n + "x"
+    yield "query quotes", search.split_query, '"a' * n
+    yield "query separators", search.split_query, ", " * n
+    yield "words", lambda text: list(search.words(text)), "ཀ་" * (n // 2)
+    yield "bigrams", lambda text: list(search.grams(text)), "a1" * (n // 2)
+    yield "links", templating.linkify, "http://" * (n // 7)
+    yield "link brackets", templating.linkify, "https://a" + "(" * n
+    yield "log paths", redact, "/track/" * (n // 7)
+    yield "log numbers", redact, ("1" * 16 + "a") * (n // 17)
+    yield "enumeration", wording.clean_lines, "（" + "1" * n + " " * n + "x"
+    yield "schemes", wording.foreign_scheme, "a:" * n
+
+
+@pytest.mark.parametrize(
+    ("name", "call", "text"),
+    [pytest.param(*case, id=case[0]) for case in patterns_that_read_input()],
+)
+def test_every_other_pattern_reading_input_takes_linear_time(name, call, text):
+    with within(1, f"the {name} pattern on {len(text)} characters"):
+        call(text)
 
 
 def test_logout_ends_the_session_on_the_server(client, editor):

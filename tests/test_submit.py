@@ -97,6 +97,39 @@ def test_add_and_remove_loss_rows_without_javascript(client):
     assert 'name="items-0-owner_name" type="text" value="格桑"' in removed
 
 
+def test_more_loss_items_than_the_limit_are_a_form_error_and_store_nothing(client, app):
+    from test_api import police_items
+
+    data = posted("loss_declaration", items=police_items(25))
+    preview = client.post("/submit/loss_declaration", data=data)
+    assert preview.status_code == 422
+    assert "每份声明最多20件证件,请分成几份声明提交" in text(preview)
+    assert "submission_key" not in text(preview)
+    confirm = client.post("/submit/loss_declaration/confirm", data=data)
+    assert confirm.status_code == 422
+    assert "每份声明最多20件证件" in text(confirm)
+    assert count(app) == 0
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        [("action", "remove-²")],
+        [("action", "remove-" + "9" * 5000)],
+        [("items-²-owner_name", "格桑")],
+        [("items-" + "9" * 5000 + "-owner_name", "格桑")],
+        [("items-" + "9" * 5000 + "-owner_name", "格桑"), ("action", "add")],
+        [("items-٣-owner_name", "格桑"), ("action", "remove-٣")],
+    ],
+    ids=["superscript row", "huge row", "superscript key", "huge key", "huge key added to", "arabic-indic row"],
+)
+def test_row_numbers_no_form_writes_are_ignored_not_a_500(client, odd):
+    data = MultiDict([*posted("loss_declaration").items(multi=True), *odd])
+    response = client.post("/submit/loss_declaration", data=data)
+    assert response.status_code in (200, 422)
+    assert "扎西央珍" in text(response)
+
+
 def test_confirm_stores_and_redirects_to_the_tracking_page(client, app):
     response = client.post("/submit/supplier_call/confirm", data=posted("supplier_call"))
     assert response.status_code == 302
@@ -152,7 +185,37 @@ def test_submissions_are_rate_limited_with_a_friendly_page(client, app):
     response = client.post("/submit/loss_declaration/confirm", data=posted("loss_declaration"))
     assert response.status_code == 429
     assert "操作太频繁,请稍后再试" in text(response)
+    assert "提交过于频繁。每个网络地址每小时可提交的公告数量有限" in text(response)
+    assert "per 1 hour" not in text(response)
     assert count(app) == 2
+
+
+def test_previews_are_rate_limited_too(client, app):
+    # A preview parses and validates everything a confirmation does, without storing it.
+    app.config["RATELIMIT_ENABLED"] = True
+    app.config["PREVIEW_RATE_LIMIT"] = "3 per hour"
+    from notices.extensions import limiter
+
+    limiter.init_app(app)
+    for action in ("preview", "add", "preview"):
+        data = MultiDict([*posted("loss_declaration").items(multi=True), ("action", action)])
+        assert client.post("/submit/loss_declaration", data=data).status_code == 200
+    response = client.post("/submit/loss_declaration", data=posted("loss_declaration"))
+    assert response.status_code == 429
+    assert "操作太频繁,请稍后再试" in text(response)
+    # Confirmations count on their own.
+    assert client.post("/submit/loss_declaration/confirm", data=posted("loss_declaration")).status_code == 302
+
+
+def test_the_preview_limit_is_generous_and_configurable(tmp_path, monkeypatch):
+    from conftest import config
+
+    from notices import create_app
+
+    settings = config(tmp_path, tmp_path / "t.db")
+    assert create_app(settings).config["PREVIEW_RATE_LIMIT"] == "60 per hour"
+    monkeypatch.setenv("FLASK_PREVIEW_RATE_LIMIT", "5 per minute")
+    assert create_app(settings).config["PREVIEW_RATE_LIMIT"] == "5 per minute"
 
 
 def test_confirming_the_same_preview_twice_stores_one_notice(client, app):

@@ -1,9 +1,13 @@
 """Rendering the seeds' own fields must reproduce the printed notices character for character."""
+import random
 import re
+import sys
+import unicodedata
 from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import within
 
 from notices import expiry
 from notices import kinds
@@ -140,3 +144,126 @@ def test_chinese_numerals(n, numeral):
 def test_sites_join_like_the_printed_call():
     sites = wording.parse_sites("甲网\n乙网 (https://b.cn/)\n丙网 <http://c.cn/>\n丁网")
     assert wording.sites_sentence("请登录", sites) == "请登录甲网、乙网(https://b.cn/)丙网(http://c.cn/)丁网查看。"
+
+
+# --- patterns that see what people type -------------------------------------------------------
+# The regular expressions clean_lines and parse_sites used until they backtracked for minutes
+# on a 250 KB line, kept to show that their replacements read every normal line the same way.
+
+OLD_ENUMERATION = re.compile(
+    r"^\s*(?:[(（]\s*[一二三四五六七八九十\d]+\s*[)）]|[一二三四五六七八九十]+\s*[、.．]|\d+\s*[.．、)）])\s*"
+)
+OLD_TRAILING_PUNCTUATION = re.compile(r"[;；。.,，、\s]+$")
+OLD_SITE_URL = re.compile(r"[(（<]*\s*(https?://\S+?)\s*[>)）]*$")
+
+
+def old_clean_lines(text):
+    lines = []
+    for line in (text or "").splitlines():
+        line = OLD_TRAILING_PUNCTUATION.sub("", OLD_ENUMERATION.sub("", line)).strip()
+        if line:
+            lines.append(line)
+    return lines
+
+
+def old_parse_sites(text):
+    sites = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        match = OLD_SITE_URL.search(line)
+        if match:
+            sites.append({"name": line[: match.start()].strip(), "url": match.group(1)})
+        else:
+            sites.append({"name": line, "url": ""})
+    return sites
+
+
+# The pieces the patterns turn on, and a few they do not, for generated lines.
+FRAGMENTS = [
+    "http://", "https://", "http:/", "https", "htt", "HTTP://", "://", "(", "（", "<", ">", ")",
+    "）", " ", "  ", "\t", "\u3000", "\xa0", "\n", "\r\n", "\x0b", "\u2028", ";", "；", "。",
+    ".", ",", "，", "、", "．", "1", "12", "一", "十二", "(一)", "（3）", "1.", "2、", "四、", "a",
+    "www.xzkt.com", "/", "?b=1", "网站", "门户", ":", "-", "x",
+]
+
+
+def generated(count, seed):
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 14)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_clean_lines_reads_every_generated_text_as_the_old_pattern_did(seed):
+    for text in generated(5_000, seed):
+        assert wording.clean_lines(text) == old_clean_lines(text), repr(text)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_parse_sites_reads_every_generated_text_as_the_old_pattern_did(seed):
+    for text in generated(5_000, seed):
+        assert wording.parse_sites(text) == old_parse_sites(text), repr(text)
+
+
+def test_the_seed_sites_and_requirements_read_as_before():
+    for seed in seeds.SEEDS:
+        for name in ("details", "requirements"):
+            value = seed.data.get(name)
+            if isinstance(value, list):
+                value = "\n".join(value)
+            if value:
+                assert wording.parse_sites(value) == old_parse_sites(value)
+                assert wording.clean_lines(value) == old_clean_lines(value)
+
+
+# A little under the 256 KB a request may carry: what one request can make a pattern read.
+WORST = 250_000
+WORST_LINES = [
+    ";" * WORST + "x",
+    "；" * WORST + "x",
+    " " * WORST + "x",
+    "\t" * WORST + "x",
+    "(" * WORST,
+    "（" * WORST + "x",
+    "1" * WORST + "x",
+    "(" + "1" * WORST,
+    "http://" + ")" * WORST + " x",
+    "http://" + "a" * WORST + " x",
+    "a " + "http://a " * (WORST // 9) + "x",
+    "<" * WORST + "http://" + ">" * WORST + "x",
+]
+
+
+@pytest.mark.parametrize("line", WORST_LINES, ids=lambda line: repr(line[:12]))
+def test_cleaning_and_parsing_take_linear_time(line):
+    with within(1, "clean_lines and parse_sites on one long line"):
+        wording.clean_lines(line)
+        wording.parse_sites(line)
+
+
+# --- invisible characters ----------------------------------------------------------------------
+
+def test_visible_removes_exactly_the_format_characters():
+    # Every code point but the surrogates, which are no characters; a new version of Unicode
+    # adding a format character fails here until the pattern has it.
+    every = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+    expected = "".join(c for c in every if unicodedata.category(c) != "Cf")
+    assert wording.visible(every) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("西藏\u200b开发", "西藏开发"),
+        ("\u202e西藏开发\u202c", "西藏开发"),
+        ("\u2066扎西\u2069央珍", "扎西央珍"),
+        ("\ufeff声明人", "声明人"),
+        ("soft\u00adhyphen\u2060", "softhyphen"),
+        ("\u200e\u200f\u200c\u200d", ""),
+        ("བཀྲ་ཤིས་ ｗｉｄｅ　space", "བཀྲ་ཤིས་ ｗｉｄｅ　space"),
+    ],
+)
+def test_visible_keeps_every_other_character(typed, kept):
+    assert wording.visible(typed) == kept

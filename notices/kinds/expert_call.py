@@ -10,6 +10,8 @@ class ExpertCallForm(forms.CallForm):
     requirements = forms.LinesField(
         "征集要求",
         [forms.Required("征集要求"), forms.max_lines(30, 300)],
+        # 30 lines of 300, with room for the numbering people paste.
+        max_length=10_000,
         description="每行一条,如“身体健康,能够承担评标工作”;编号和句末标点会自动加上",
     )
     application_methods = forms.MultiCheckboxField(

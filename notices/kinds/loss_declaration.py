@@ -1,11 +1,8 @@
 """遗失声明: someone lost a document and declares it void."""
-from wtforms import FieldList
 from wtforms import Form
 from wtforms import FormField
 from wtforms import SelectChoice
 from wtforms import SelectField
-from wtforms import StringField
-from wtforms.validators import Length
 from wtforms.validators import ValidationError
 
 from notices import documents
@@ -20,9 +17,9 @@ class LossItemForm(Form):
     class Meta:
         locales = ["zh"]
 
-    owner_name = StringField(
+    owner_name = forms.TextField(
         "证件所有人",
-        [Length(max=100)],
+        max_length=100,
         filters=[forms.strip],
         description="证件上的姓名或单位名称;与声明人相同时可不填",
     )
@@ -30,15 +27,17 @@ class LossItemForm(Form):
         "证件类型",
         choices=[SelectChoice(t.code, t.name) for t in documents.DOCUMENT_TYPES.values()],
     )
-    document_type_other = StringField(
+    document_type_other = forms.TextField(
         "证件名称(仅“其他证件”填写)",
-        [Length(max=30)],
+        max_length=30,
         filters=[forms.strip],
         description="证件类型选“其他证件”时填写,如 道路运输证",
     )
-    document_number = StringField(
+    document_number = forms.TextField(
         "证件编号",
         [forms.Required("证件编号")],
+        # The longest rule takes 40 characters; people type spaces between groups.
+        max_length=60,
         description="证件上的号码,如出生医学证明编号 T540059774、警官证内页的6位警号;"
         "居民身份证号公开时只显示前4位和最后1位,统一社会信用代码只显示前6位和最后1位",
     )
@@ -57,13 +56,20 @@ class LossItemForm(Form):
 
 
 class LossDeclarationForm(forms.NoticeForm):
-    declarant = StringField(
+    declarant = forms.TextField(
         "声明人",
-        [forms.Required("声明人"), Length(max=100)],
+        [forms.Required("声明人")],
+        max_length=100,
         filters=[forms.strip],
         description="丢失证件的人或单位,声明以其名义刊登",
     )
-    items = FieldList(FormField(LossItemForm), "遗失的证件", min_entries=1, max_entries=MAX_ITEMS)
+    items = forms.ItemList(
+        FormField(LossItemForm),
+        "遗失的证件",
+        min_entries=1,
+        max_entries=MAX_ITEMS,
+        too_many=f"每份声明最多{MAX_ITEMS}件证件,请分成几份声明提交",
+    )
 
     def validate_items(self, field):
         numbers = [

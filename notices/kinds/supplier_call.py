@@ -1,7 +1,4 @@
 """供应商入库征集公告: a call for suppliers to join an organisation's supplier registry."""
-from wtforms import TextAreaField
-from wtforms.validators import Length
-
 from notices import forms
 from notices import wording
 from notices.kinds.base import CallKind
@@ -19,11 +16,14 @@ class SupplierCallForm(forms.CallForm):
     requirements = forms.LinesField(
         "申请入库基本条件",
         [forms.Required("申请入库基本条件"), forms.max_lines(30, 300)],
+        # 30 lines of 300, with room for the numbering people paste.
+        max_length=10_000,
         description="每行一条,如“具有独立法人资格”;编号和句末标点会自动加上",
     )
-    participation = TextAreaField(
+    participation = forms.ParagraphField(
         "入库供应商参与范围",
-        [forms.Required("入库供应商参与范围"), Length(max=2000)],
+        [forms.Required("入库供应商参与范围")],
+        max_length=2000,
         filters=[forms.strip],
         description="入库供应商以何种方式参与哪些采购,如合同估算价的上限",
     )

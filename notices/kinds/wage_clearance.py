@@ -1,8 +1,4 @@
 """民工工资结清公示: a contractor declares that every worker of a finished project was paid."""
-from wtforms import StringField
-from wtforms import TelField
-from wtforms.validators import Length
-
 from notices import forms
 from notices import wording
 from notices.kinds.base import Kind
@@ -11,27 +7,30 @@ DEFAULT_AUTHORITY = "当地劳动局"
 
 
 class WageClearanceForm(forms.NoticeForm):
-    contractor = StringField(
+    contractor = forms.TextField(
         "承建单位",
-        [forms.Required("承建单位"), Length(max=100)],
+        [forms.Required("承建单位")],
+        max_length=100,
         filters=[forms.strip],
         description="承建该项目的公司全称,公示以它的名义发布",
     )
-    project_name = StringField(
+    project_name = forms.TextField(
         "项目名称",
-        [forms.Required("项目名称"), Length(max=200)],
+        [forms.Required("项目名称")],
+        max_length=200,
         filters=[forms.strip],
         description="与合同一致的项目全称,如 拉萨市尼木县卡如温泉驿站(核乡寻忆)景区2A级景区创建项目(二次)",
     )
-    contact_phone = TelField(
+    contact_phone = forms.PhoneField(
         "联系电话",
         [forms.Required("联系电话"), forms.phone],
+        max_length=30,
         filters=[forms.normalize_phone],
         description="公示中刊登的电话,供有异议的民工联系",
     )
-    authority = StringField(
+    authority = forms.TextField(
         "受理异议的部门(选填)",
-        [Length(max=100)],
+        max_length=100,
         filters=[forms.strip],
         description=f"不填则为“{DEFAULT_AUTHORITY}”",
     )
