@@ -15,6 +15,14 @@ accesslog = None
 logger_class = "notices.logs.GunicornLogger"
 # Requests larger than this are refused before Flask sees them.
 limit_request_line = 8190
+# gunicorn takes X-Forwarded-Proto and a SCRIPT_NAME header on trust from these addresses, by
+# default 127.0.0.1: every local client, so one request could move the board's links to
+# another site. Nobody is trusted unless FORWARDED_ALLOW_IPS names the proxy; X-Forwarded-For
+# and -Proto reach the app through FLASK_TRUSTED_PROXIES instead.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "")
+# Not even a trusted proxy (or a client on a Unix socket, which gunicorn always trusts) sets
+# SCRIPT_NAME: the board's place in the site is FLASK_APPLICATION_ROOT, never a header.
+forwarder_headers = ""
 
 jieba.initialize()
 
