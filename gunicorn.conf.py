@@ -36,3 +36,12 @@ if workers > 1 and _limited and _limits.startswith("memory"):
         "gunicorn.conf.py: set FLASK_RATELIMIT_STORAGE_URI to a shared store such as "
         "redis://localhost:6379 so that all workers count logins and submissions together."
     )
+
+# Absolute URLs (the API's tracking_url and url) are built from FLASK_PUBLIC_URL, never from a
+# request's Host; without it they would name make demo's http://127.0.0.1:5000.
+_public = os.environ.get("FLASK_PUBLIC_URL") or os.environ.get("FLASK_SERVER_NAME")
+if workers > 1 and not _public:
+    raise SystemExit(
+        "gunicorn.conf.py: set FLASK_PUBLIC_URL to the board's public address, such as "
+        "https://notices.example.cn, so that the links it writes point there."
+    )

@@ -14,6 +14,7 @@ from notices import search
 from notices import security
 from notices import submit
 from notices import templating
+from notices import urls
 from notices.extensions import csrf
 from notices.extensions import db
 from notices.extensions import limiter
@@ -68,6 +69,10 @@ def create_app(test_config=None):
         SESSION_COOKIE_SECURE=True,
         # Hours an editor's login lasts before asking for the password again.
         LOGIN_SESSION_HOURS=12,
+        # The board's public address (https://notices.example.cn), the start of every
+        # absolute URL it writes; never taken from a request. Unset: SERVER_NAME's, else
+        # http://127.0.0.1:5000 where `make demo` serves it (see notices/urls.py).
+        PUBLIC_URL=None,
         # Request bodies above this are refused with 413 before anything reads them; the
         # longest submission the forms accept is a small fraction of it.
         MAX_CONTENT_LENGTH=256 * 1024,
@@ -79,6 +84,7 @@ def create_app(test_config=None):
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 
+    urls.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(REPO_ROOT, "migrations"))
     csrf.init_app(app)

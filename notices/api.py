@@ -5,7 +5,6 @@ from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 from flask import request
-from flask import url_for
 
 from notices import board
 from notices import documents
@@ -17,6 +16,7 @@ from notices.extensions import db
 from notices.extensions import limiter
 from notices.models import Notice
 from notices.services import NoticeError
+from notices.urls import public_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -65,7 +65,7 @@ def notice_json(shown):
         "window_end": notice.window_end.isoformat(),
         "text": shown.text.plain(),
         "fields": shown.fields,
-        "url": url_for("public.notice", ref=notice.ref, _external=True),
+        "url": public_url("public.notice", ref=notice.ref),
     }
     if notice.status == "revoked":
         body["revoked_reason"] = notice.reason
@@ -154,7 +154,7 @@ def submissions():
     body = {
         "ref": notice.ref,
         "status": notice.status,
-        "tracking_url": url_for("submit.track", token=token, _external=True),
+        "tracking_url": public_url("submit.track", token=token),
     }
     return body, 201
 

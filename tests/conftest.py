@@ -19,6 +19,7 @@ from notices.accounts import create_user
 from notices.extensions import db
 
 EDITOR_PASSWORD = "correct-horse-battery"
+PUBLIC_URL = "https://notices.example.cn"
 
 
 def config(tmp_path, db_path):
@@ -28,6 +29,8 @@ def config(tmp_path, db_path):
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
         "SEARCH_INDEX_DIR": str(tmp_path / "index"),
         "WTF_CSRF_ENABLED": False,
+        # Not the test client's host (localhost), so absolute URLs show where they come from.
+        "PUBLIC_URL": PUBLIC_URL,
         # Tests submit far more than a person would; the limits have tests of their own.
         "RATELIMIT_ENABLED": False,
     }
