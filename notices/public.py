@@ -21,6 +21,7 @@ from notices import expiry
 from notices import forms
 from notices import kinds
 from notices import search
+from notices import urls
 from notices.extensions import db
 
 bp = Blueprint("public", __name__)
@@ -97,7 +98,10 @@ def _cached_notice(ref, status, today):
     # A published notice never changes: what a reader sees depends only on its status
     # (revocation) and the day (the window line). Permalinks are most of the board's
     # traffic, so each worker keeps recent pages as rendered for anonymous readers.
-    return _render_notice(ref, today)
+    # The page is rendered as if asked at the board's public address with nothing else, so
+    # no Host, scheme or prefix one client sent is kept and served to the others.
+    with urls.board_request("public.notice", ref=ref):
+        return _render_notice(ref, today)
 
 
 @bp.get("/archive")

@@ -28,6 +28,25 @@ def init_app(app):
     app.config["PUBLIC_URL"] = address
 
 
+def script_root(app):
+    """Return the board's configured place in the site: "" at the root, or "/board"."""
+    root = (app.config.get("APPLICATION_ROOT") or "").strip("/")
+    return f"/{root}" if root else ""
+
+
+def board_request(endpoint, **values):
+    """Return a request context for ``endpoint`` as any reader asking at the public address
+    would have it: no cookie, no header the client chose, the board's own script root.
+
+    What is rendered inside depends on configuration alone, so it may be kept and served to
+    everyone.
+    """
+    base = urlsplit(current_app.config["PUBLIC_URL"])
+    root = script_root(current_app)
+    path = current_app.url_map.bind(base.netloc, script_name="/").build(endpoint, values)
+    return current_app.test_request_context(path, base_url=f"{base.scheme}://{base.netloc}{root}")
+
+
 def public_url(endpoint, **values):
     """Return the absolute address of ``endpoint`` at the board's public address."""
     base = urlsplit(current_app.config["PUBLIC_URL"])

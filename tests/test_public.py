@@ -4,6 +4,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from conftest import PUBLIC_URL
+from jinja2 import ChoiceLoader
+from jinja2 import DictLoader
 
 from notices import expiry
 
@@ -180,3 +183,33 @@ def test_fields_are_escaped(client, make_notice, today):
     page = text(client.get(f"/notices/{ref}"))
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;工程" in page
+
+
+
+def test_a_crafted_script_name_cannot_poison_the_cached_permalink(client, make_notice, today):
+    """A SCRIPT_NAME the board was not configured with is read as part of the path: the crafted
+    request finds nothing, and the page every other reader is served links only to the board."""
+    ref = make_notice("loss_declaration", day=today).ref
+    crafted = client.get(f"/notices/{ref}", headers={"Host": "evil.example"},
+                         environ_overrides={"SCRIPT_NAME": "//evil.example"})
+    readers = [client.get(f"/notices/{ref}") for _ in range(2)]
+    for reader in readers:
+        assert reader.status_code == 200
+        assert "evil.example" not in text(reader)
+        assert 'href="/static/board.css"' in text(reader)
+    assert crafted.status_code == 404
+    assert "evil.example" not in text(crafted)
+
+
+def test_the_cached_permalink_holds_nothing_of_the_request_that_filled_it(app, client, make_notice,
+                                                                          today):
+    """Whatever a template reads of the request, the page kept for every reader was rendered at
+    the configured address, not at the host, scheme or root of whoever asked first."""
+    probe = "{{ request.host_url }}|{{ request.script_root }}|{{ url_for('public.index') }}"
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"public/notice.html": probe}),
+                                         app.jinja_env.loader])
+    ref = make_notice("loss_declaration", day=today).ref
+    first = client.get(f"/notices/{ref}", base_url="http://evil.example",
+                       headers={"X-Forwarded-Host": "evil.example"})
+    reader = client.get(f"/notices/{ref}")
+    assert text(first) == text(reader) == f"{PUBLIC_URL}/||/"

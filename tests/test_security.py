@@ -250,3 +250,29 @@ def test_the_access_log_redacts_every_field():
     logged = " ".join(str(value) for value in atoms.values())
     for secret in ("Zq3x9AbCdEf", "540102199001011233", "abc.def", "xyz.uvw", "k-123"):
         assert secret not in logged
+
+
+def test_the_board_stays_at_its_configured_root(tmp_path, migrated_db):
+    """Under APPLICATION_ROOT the board answers with or without the prefix (a proxy may strip it
+    or pass it on), its links carry it, and a SCRIPT_NAME it was not given is part of the path."""
+    import shutil
+
+    from conftest import config
+
+    from notices import create_app
+
+    shutil.copy(migrated_db, tmp_path / "t.db")
+    app = create_app({**config(tmp_path, tmp_path / "t.db"), "APPLICATION_ROOT": "/board"})
+    client = app.test_client()
+    # As a server passes requests on: the whole path, and no SCRIPT_NAME of its own.
+    server = "http://localhost/"
+    for path in ("/board/search", "/search"):
+        page = client.get(path, base_url=server)
+        assert page.status_code == 200, path
+        assert 'href="/board/static/board.css"' in page.get_data(as_text=True)
+    crafted = client.get("/search", base_url=server,
+                         environ_overrides={"SCRIPT_NAME": "//evil.example"})
+    assert crafted.status_code == 404
+    assert "evil.example" not in crafted.get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
