@@ -47,7 +47,8 @@ def _int_arg(name, default, low, high):
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # str.isdigit() also admits ² and other digits int() refuses or reads differently.
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise BadParameter(name, f"{name} must be an integer from {low} to {high}")
     return int(raw)
 

@@ -122,9 +122,7 @@ def queue():
     query = waiting.order_by(Notice.submitted_at, Notice.id)
     if code:
         query = query.where(Notice.kind == code)
-    pagination = db.paginate(
-        query, page=request.args.get("page", 1, type=int), per_page=50, error_out=False
-    )
+    pagination = board.paginate(query, board.page_number(request.args.get("page")), per_page=50)
     return render_template(
         "editor/queue.html", pagination=pagination, counts=counts, current=code
     )

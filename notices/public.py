@@ -31,11 +31,11 @@ FRONT_PAGE_PER_KIND = 10
 
 
 def _page():
-    return max(request.args.get("page", 1, type=int), 1)
+    return board.page_number(request.args.get("page"))
 
 
 def _paginate(query):
-    return db.paginate(query, page=_page(), per_page=current_app.config["PER_PAGE"], error_out=False)
+    return board.paginate(query, _page(), current_app.config["PER_PAGE"])
 
 
 def _kind_or_404(code):
@@ -162,15 +162,18 @@ def search_page():
         today=today, kind=form.type.data or None, date_from=form.date_from.data,
         date_to=form.date_to.data, issuer=form.issuer.data or None,
     )
+    page, per_page = _page(), current_app.config["PER_PAGE"]
     found = search.search(
-        form.q.data, status=form.status.data, sort=form.sort.data, page=_page(),
-        per_page=current_app.config["PER_PAGE"], **options,
+        form.q.data, status=form.status.data, sort=form.sort.data, page=page,
+        per_page=per_page, **options,
     )
+    if page > board.last_page(found.total, per_page):
+        abort(404)
     shown = [board.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
     suggestions = {}
     if not found.total and form.status.data != "all":
         suggestions["all"] = search.search(form.q.data, status="all", per_page=1, **options).total
-    pages = -(-found.total // current_app.config["PER_PAGE"])
+    pages = -(-found.total // per_page)
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
         pages=pages, suggestions=suggestions, words=search.split_query(form.q.data)[1],

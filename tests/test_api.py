@@ -283,3 +283,21 @@ def test_absolute_urls_come_from_the_configured_address(client, make_notice):
     response = client.post("/api/v1/submissions", json=submission(), headers=HOSTILE_HEADERS)
     assert response.status_code == 201
     assert response.get_json()["tracking_url"].startswith(f"{PUBLIC_URL}/track/")
+
+
+@pytest.mark.parametrize("query", [
+    "page=99999999999999999999", "page=²", "page=٣", "per_page=²", "per_page=0", "page=0",
+    "page=-1", "q=x&page=²", "q=x&page=99999999999999999999", "per_page=1_0",
+])
+def test_page_parameters_out_of_range_or_not_plain_digits_are_a_400(client, query):
+    response = client.get(f"/api/v1/notices?{query}")
+    assert response.status_code == 400
+    assert set(response.get_json()["errors"]) <= {"page", "per_page"}
+
+
+def test_a_page_past_the_end_of_the_api_listing_is_empty(client, make_notice):
+    make_notice("loss_declaration")
+    body = client.get("/api/v1/notices?status=all&page=100000").get_json()
+    assert (body["items"], body["total"], body["page"]) == ([], 1, 100000)
+    searched = client.get("/api/v1/notices?q=扎西央珍&status=all&page=100000").get_json()
+    assert (searched["items"], searched["total"]) == ([], 1)

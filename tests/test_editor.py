@@ -94,6 +94,18 @@ def test_queue_is_oldest_first_with_counts_and_a_type_filter(client, editor, mak
     assert second in wage_only and first not in wage_only
 
 
+def test_queue_pages_beyond_the_last_are_not_found(client, editor, make_notice):
+    make_notice("loss_declaration", status="submitted")
+    login(client)
+    for page in ("2", "99999999999999999999", str(2**64 * 51)):
+        assert client.get(f"/editor/?page={page}").status_code == 404, page
+        assert client.get(f"/editor/?type=loss_declaration&page={page}").status_code == 404, page
+    for page in ("1", "0", "-1", "x", "²"):
+        response = client.get(f"/editor/?page={page}")
+        assert response.status_code == 200, page
+        assert "共 1 份待审核" in response.get_data(as_text=True)
+
+
 def test_review_page_shows_everything_an_editor_needs(client, editor, make_notice):
     item = {"owner_name": "", "document_type": "id_card", "document_number": "540102199001011233"}
     make_notice("loss_declaration", index=1, items=[item], day=date(2026, 7, 1))

@@ -213,3 +213,34 @@ def test_the_cached_permalink_holds_nothing_of_the_request_that_filled_it(app, c
                        headers={"X-Forwarded-Host": "evil.example"})
     reader = client.get(f"/notices/{ref}")
     assert text(first) == text(reader) == f"{PUBLIC_URL}/||/"
+
+
+# Pages a listing never has when it has one page of notices: the next, one past SQLite's
+# 64-bit OFFSET, and one past Python's C integers.
+BEYOND_THE_LAST = ["2", "99999999999999999999", str(2**64 * 21)]
+# What a page parameter may hold that still means the first page.
+FIRST_PAGE = ["1", "0", "-5", "x", "²", ""]
+LISTINGS = ["/types/loss_declaration", "/archive", "/archive?type=loss_declaration",
+            "/search?q=扎西央珍&status=all", "/search?issuer=扎西央珍&status=all&sort=date"]
+
+
+@pytest.mark.parametrize("listing", LISTINGS)
+def test_a_page_beyond_the_last_is_not_found_and_below_the_first_is_the_first(
+        client, make_notice, today, listing):
+    make_notice("loss_declaration", day=today)
+    make_notice("loss_declaration", day=date(2024, 1, 8))
+    joined = "&" if "?" in listing else "?"
+    for page in BEYOND_THE_LAST:
+        response = client.get(f"{listing}{joined}page={page}")
+        assert response.status_code == 404, page
+        assert "找不到这个页面或公告" in text(response)
+    for page in FIRST_PAGE:
+        response = client.get(f"{listing}{joined}page={page}")
+        assert response.status_code == 200, page
+        assert "扎西央珍" in text(response), page
+
+
+def test_an_empty_listing_has_its_first_page(client):
+    for listing in ("/types/expert_call", "/archive", "/search?q=不存在的公告"):
+        assert client.get(listing).status_code == 200, listing
+        assert client.get(f"{listing}{'&' if '?' in listing else '?'}page=2").status_code == 404
