@@ -9,6 +9,7 @@ from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import session
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_user
@@ -96,6 +97,9 @@ def login():
     if form.validate_on_submit():
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is not None:
+            # A new session for the new identity: whatever the old one held, including a CSRF
+            # secret someone else may have planted and fetched tokens for, is dropped.
+            session.clear()
             login_user(accounts.start_session(user, now=expiry.utcnow()))
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("用户名或密码不正确")

@@ -248,3 +248,32 @@ def test_an_editor_page_nobody_protected_is_closed_all_the_same(app, client, edi
     assert response.headers["Location"].startswith("/editor/login")
     login(client)
     assert client.get("/editor/unlisted").get_data(as_text=True) == "inside"
+
+
+def test_login_starts_a_new_session(csrf_app):
+    """What a session held before login, a planted one included, is gone after it: a new CSRF
+    secret, so a form token fetched before login is refused, and nothing else carried over."""
+    with csrf_app.app_context():
+        accounts.create_user("editor", EDITOR_PASSWORD, role="editor")
+    client = csrf_app.test_client()
+    page = client.get("/editor/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    with client.session_transaction() as session:
+        session["planted"] = "by someone else"
+        before = session["csrf_token"]
+    captured = client.get_cookie("session").value
+    response = client.post("/editor/login", data={
+        "csrf_token": token, "username": "editor", "password": EDITOR_PASSWORD,
+    })
+    assert response.status_code == 302
+    assert client.get("/editor/").status_code == 200
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session.get("csrf_token") not in (None, before)
+    # The token handed out before login no longer passes, so it cannot act for the editor.
+    assert client.post("/editor/logout", data={"csrf_token": token}).status_code == 400
+    assert client.get("/editor/").status_code == 200
+    # The cookie from before login is still nobody's.
+    replayed = csrf_app.test_client()
+    replayed.set_cookie("session", captured)
+    assert replayed.get("/editor/").status_code == 302
