@@ -1,5 +1,6 @@
 """Headers sent with every response, error pages included, who the client is, and where the
 board lives in the site."""
+from flask import request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from notices.urls import script_root
@@ -10,7 +11,15 @@ CSP = (
 )
 
 
+# Every answer under these belongs to one person (an editor's pages, a submitter's key in the
+# path): no browser history, proxy or shared cache may keep a copy, errors and redirects
+# included.
+PRIVATE_SECTIONS = ("editor", "track")
+
+
 def add_headers(response):
+    if request.path.split("/", 2)[1] in PRIVATE_SECTIONS:
+        response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")

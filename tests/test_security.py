@@ -62,6 +62,20 @@ def test_every_response_carries_the_security_headers(failing_app):
     assert {200, 400, 404, 405, 413, 500} <= seen
 
 
+def test_errors_under_editor_and_track_are_never_stored(failing_app):
+    """A failure, an oversize body or a refused form there is no more cacheable than a page."""
+    client = failing_app.test_client()
+    answers = {
+        "500": client.get("/track/abc/boom"),
+        "413": client.post("/editor/login", data={"username": "x" * 300_000}),
+    }
+    failing_app.config["WTF_CSRF_ENABLED"] = True
+    answers["400 csrf"] = client.post("/editor/login", data={"username": "x"})
+    for name, response in answers.items():
+        assert response.status_code == int(name[:3]), name
+        assert response.headers.get("Cache-Control") == "no-store", name
+
+
 def test_a_500_is_a_page_that_gives_nothing_away(failing_app):
     response = failing_app.test_client().get("/track/abc/boom")
     assert response.status_code == 500
