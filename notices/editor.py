@@ -1,6 +1,7 @@
 """Pages for editors: login, the review queue, review and decisions, and editor accounts."""
+import unicodedata
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 
 from flask import Blueprint
 from flask import abort
@@ -81,11 +82,33 @@ def _login_limit():
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _is_local_path(value):
+    """Tell whether a browser can only read ``value`` as a path on this site.
+
+    Browsers take ``//host`` and ``/\\host`` for another site, drop tabs and newlines before
+    they look, and some redirects are decoded again on the way: so one "/" followed by
+    neither "/" nor "\\", and no backslash or control character anywhere.
+    """
+    return (
+        value.startswith("/")
+        and value[1:2] not in ("/", "\\")
+        and "\\" not in value
+        and not any(unicodedata.category(c) == "Cc" for c in value)
+    )
+
+
 def _safe_next(target):
     """Return ``target`` if it is a path on this site, else the queue."""
-    parts = urlsplit(target or "")
-    if target and not parts.scheme and not parts.netloc and target.startswith("/"):
-        return target
+    value = target or ""
+    # Every percent-decoding of the value must pass too; one still encoded after a few
+    # rounds is no link anyone made honestly.
+    for _ in range(4):
+        if not _is_local_path(value):
+            break
+        decoded = unquote(value)
+        if decoded == value:
+            return target
+        value = decoded
     return url_for("editor.queue")
 
 

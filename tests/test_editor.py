@@ -94,6 +94,30 @@ def test_queue_is_oldest_first_with_counts_and_a_type_filter(client, editor, mak
     assert second in wage_only and first not in wage_only
 
 
+# Values of ?next= that a browser would follow off the board, raw or once decoded.
+OFFSITE_NEXT = [
+    "https://evil.example/", "//evil.example", "///evil.example", "////evil.example",
+    "/\\evil.example", "\\\\evil.example", "\\/evil.example", "/\t/evil.example",
+    "/\n/evil.example", "/\r\n/evil.example", "/\x00/evil.example", "/\x7f/evil.example",
+    "/%2F/evil.example", "/%2f/evil.example", "/%5Cevil.example", "/%5cevil.example",
+    "%2F%2Fevil.example", "/%09/evil.example", "/%0a/evil.example", "/%252F/evil.example",
+    "/%25252F%25252Fevil.example", "/editor/\\..\\evil", "/editor/%5C..%5Cevil",
+    "javascript:alert(1)", "evil.example", " //evil.example", "\t//evil.example", "",
+]
+LOCAL_NEXT = [
+    "/editor/notices/YS-20240308-7K3QX?x=1", "/editor/", "/editor/?type=loss_declaration&page=2",
+    "/editor/users", "/editor/notices/YS-20240308-7K3QX#decision", "/search?q=%E6%89%8E",
+]
+
+
+@pytest.mark.parametrize("target", OFFSITE_NEXT + LOCAL_NEXT)
+def test_login_follows_next_only_to_a_path_on_the_board(client, editor, target):
+    response = client.post("/editor/login", query_string={"next": target},
+                           data={"username": "editor", "password": EDITOR_PASSWORD})
+    assert response.status_code == 302
+    assert response.headers["Location"] == (target if target in LOCAL_NEXT else "/editor/")
+
+
 def test_queue_pages_beyond_the_last_are_not_found(client, editor, make_notice):
     make_notice("loss_declaration", status="submitted")
     login(client)
