@@ -290,3 +290,33 @@ def test_the_board_stays_at_its_configured_root(tmp_path, migrated_db):
     assert "evil.example" not in crafted.get_data(as_text=True)
     with app.app_context():
         db.engine.dispose()
+
+
+def test_database_error_details_never_reach_a_log(app, caplog):
+    """PostgreSQL's DETAIL line quotes the row it refused, which hide_parameters leaves alone."""
+    from sqlalchemy.exc import IntegrityError
+
+    detail = (
+        'duplicate key value violates unique constraint "notice_ref_key"\n'
+        "DETAIL:  Key (ref, submitter_phone)=(YS-20240308-7K3QX, 13912345678) already exists."
+    )
+    with caplog.at_level(logging.ERROR):
+        try:
+            raise IntegrityError("INSERT INTO notice ...", {"ref": "x"}, Exception(detail),
+                                 hide_parameters=True)
+        except IntegrityError as error:
+            app.logger.exception("could not store: %s", error)
+    record = caplog.records[-1]
+    logged = caplog.text + logging.Formatter().format(record)
+    assert "duplicate key value violates unique constraint" in logged
+    for secret in ("YS-20240308-7K3QX", "13912345678", "Key (ref"):
+        assert secret not in logged
+
+
+@pytest.mark.parametrize("line", [
+    "DETAIL:  Failing row contains (7, YS-20240308-7K3QX, 13912345678).",
+    "psycopg.errors.UniqueViolation: ... Key (lower(username))=(pema (13912345678)) already exists",
+    'Key (phone)=(13912345678) is not present in table "contact".',
+])
+def test_redact_removes_database_details(line):
+    assert "13912345678" not in redact(line)
