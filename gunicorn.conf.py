@@ -3,6 +3,9 @@ import os
 
 import jieba
 
+from notices import INSTANCE_PATH
+from notices import search
+
 # Two cores here; sync workers, one request each, are the simplest safe choice for Flask.
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -24,6 +27,9 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "")
 # SCRIPT_NAME: the board's place in the site is FLASK_APPLICATION_ROOT, never a header.
 forwarder_headers = ""
 
+# jieba's dictionary cache lives in the instance folder, as the app keeps it, never in the
+# shared temporary folder.
+search.use_dictionary_cache(INSTANCE_PATH)
 jieba.initialize()
 
 # Rate limits count per process in memory://, so four workers would each allow the full

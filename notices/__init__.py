@@ -22,12 +22,15 @@ from notices.extensions import login_manager
 from notices.extensions import migrate
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
+# Where the database, the secret key and jieba's dictionary cache live; git ignores it.
+INSTANCE_PATH = os.path.join(REPO_ROOT, "instance")
 
 
-def create_app(test_config=None):
+def create_app(test_config=None, instance_path=None):
     """Create and configure an instance of the notice board."""
     app = Flask(
         __name__,
+        instance_path=instance_path or INSTANCE_PATH,
         instance_relative_config=True,
         template_folder="../templates",
         static_folder="../static",

@@ -320,3 +320,34 @@ def test_database_error_details_never_reach_a_log(app, caplog):
 ])
 def test_redact_removes_database_details(line):
     assert "13912345678" not in redact(line)
+
+
+def test_jieba_keeps_its_cache_in_the_instance_folder(tmp_path):
+    """jieba loads whatever cache file it finds, so it never looks in the shared temporary
+    folder, where anyone on the machine could put one first: neither in the app nor in
+    gunicorn's master, which loads the dictionary before the app."""
+    import os
+    import subprocess
+    import sys
+
+    from notices import REPO_ROOT
+
+    shared, instance = tmp_path / "tmp", tmp_path / "instance"
+    shared.mkdir()
+    script = (
+        "from notices import create_app\n"
+        "from notices import search\n"
+        "create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://', 'SECRET_KEY': 'x'},"
+        f" instance_path={str(instance)!r})\n"
+        "print(list(search.words('西藏开发投资集团有限公司')))\n"
+    )
+    env = {**os.environ, "TMPDIR": str(shared), "PYTHONPATH": REPO_ROOT}
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, check=True,
+                   capture_output=True, timeout=120)
+    assert (instance / "jieba.cache").is_file()
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    subprocess.run([gunicorn, "-c", "gunicorn.conf.py", "--check-config", "app:app"],
+                   cwd=REPO_ROOT, env={**env, "WEB_CONCURRENCY": "1"}, check=True,
+                   capture_output=True, timeout=120)
+    assert os.path.isfile(os.path.join(REPO_ROOT, "instance", "jieba.cache"))
+    assert [p.name for p in shared.iterdir()] == []
