@@ -51,6 +51,12 @@ class PinnedScriptRoot:
 
 def init_app(app):
     app.after_request(add_headers)
+    # Werkzeug answers /editor with a redirect to /editor/, and /a//b with one to /a/b, as
+    # absolute URLs on whatever Host the request named: a 308 a shared cache may keep and
+    # send everyone to another site. Routes match with or without their trailing slash
+    # instead, and doubled slashes find nothing. Set before the blueprints add their rules.
+    app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
     app.wsgi_app = PinnedScriptRoot(app.wsgi_app, script_root(app))
     # Behind a reverse proxy every request comes from the proxy's address: rate limits would
     # count all visitors as one, and ten wrong passwords would lock every editor out. Trust

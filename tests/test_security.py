@@ -351,3 +351,14 @@ def test_jieba_keeps_its_cache_in_the_instance_folder(tmp_path):
                    capture_output=True, timeout=120)
     assert os.path.isfile(os.path.join(REPO_ROOT, "instance", "jieba.cache"))
     assert [p.name for p in shared.iterdir()] == []
+
+
+@pytest.mark.parametrize("path", ["/editor", "/editor/login/", "/notices//YS-20240308-7K3QX",
+                                  "/types/loss_declaration/", "/submit/", "/api/v1//notices"])
+def test_no_redirect_names_the_host_a_request_gave(client, path):
+    """Werkzeug's own redirects (a missing or extra slash) are absolute URLs on the request's
+    Host; the board answers such addresses without one, so no cache can keep one."""
+    response = client.get(path, headers={"Host": "evil.example"})
+    assert response.status_code in (200, 302, 404), response.status_code
+    assert "evil.example" not in (response.headers.get("Location") or "")
+    assert "evil.example" not in response.get_data(as_text=True)
