@@ -43,7 +43,8 @@ test: install-dev system
 # and restore drill, 1,000 approvals while workers and the indexer are killed, thousands of
 # hostile payloads. `make test` runs the same tests at small sizes.
 stress: install-dev system
-	BATTERY=full $(BIN)/pytest -q -s tests/test_live.py tests/test_live_sessions.py tests/test_backup.py
+	BATTERY=full $(BIN)/pytest -q -s tests/test_live.py tests/test_live_sessions.py tests/test_live_web.py \
+		tests/test_backup.py
 
 # Benchmarks, on demand: 100,000 notices (the corpus is cached in bench/.cache after the
 # first run), the board's search beside SQLite FTS5 and tantivy, and serving under gunicorn.
