@@ -10,7 +10,6 @@ CSP = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
-
 # Every answer under these belongs to one person (an editor's pages, a submitter's key in the
 # path): no browser history, proxy or shared cache may keep a copy, errors and redirects
 # included.

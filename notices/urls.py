@@ -4,6 +4,7 @@ A request's Host, X-Forwarded-Host and scheme are whatever the client chose to s
 address the board writes down for someone else to follow (a tracking link in an API answer,
 the permalink a submitter copies) is built from ``PUBLIC_URL`` alone.
 """
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -34,17 +35,22 @@ def script_root(app):
     return f"/{root}" if root else ""
 
 
+@contextmanager
 def board_request(endpoint, **values):
-    """Return a request context for ``endpoint`` as any reader asking at the public address
-    would have it: no cookie, no header the client chose, the board's own script root.
+    """Run the block as a request for ``endpoint`` that any reader asking at the public
+    address would make: no cookie, no header the client chose, the board's own script root.
 
-    What is rendered inside depends on configuration alone, so it may be kept and served to
-    everyone.
+    It has an app context of its own too, so nothing the enclosing request put in ``g`` (a
+    CSRF token, the user) is seen. What is rendered inside depends on configuration alone,
+    so it may be kept and served to everyone.
     """
-    base = urlsplit(current_app.config["PUBLIC_URL"])
-    root = script_root(current_app)
-    path = current_app.url_map.bind(base.netloc, script_name="/").build(endpoint, values)
-    return current_app.test_request_context(path, base_url=f"{base.scheme}://{base.netloc}{root}")
+    app = current_app._get_current_object()
+    base = urlsplit(app.config["PUBLIC_URL"])
+    path = app.url_map.bind(base.netloc, script_name="/").build(endpoint, values)
+    # Flask's test_request_context is its one way to build a request from parts.
+    origin = f"{base.scheme}://{base.netloc}{script_root(app)}"
+    with app.app_context(), app.test_request_context(path, base_url=origin):
+        yield
 
 
 def public_url(endpoint, **values):
