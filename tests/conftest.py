@@ -143,7 +143,9 @@ def server(app):
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
+    # The board served here knows its address, as a production board is told FLASK_PUBLIC_URL.
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{httpd.server_port}"
+    yield app.config["PUBLIC_URL"]
     httpd.shutdown()
     thread.join()
     httpd.server_close()
