@@ -8,13 +8,21 @@ FLASK := $(BIN)/flask --app app
 # apt-get needs root; use sudo only where we are not root already.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system test stress demo bench clean
+.PHONY: install install-dev system test stress demo bench clean
 
+# What the board needs to run (make demo), then the tests and tools on top (make test). Each
+# stamp is newer than the files it was installed from, so a rerun installs nothing and a
+# change in either file installs again.
 install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 # Browser tests drive Debian's chromium through Playwright; Chinese text needs a CJK font.
@@ -27,20 +35,22 @@ system:
 			chromium fonts-noto-cjk fontconfig redis-server >/dev/null; \
 	fi
 
-test: install system
+test: install-dev system
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 # The reliability battery at full size (under 20 minutes): 200 clients for 60 s with a backup
 # and restore drill, 1,000 approvals while workers and the indexer are killed, thousands of
 # hostile payloads. `make test` runs the same tests at small sizes.
-stress: install system
-	BATTERY=full $(BIN)/pytest -q -s tests/test_live.py tests/test_live_sessions.py tests/test_backup.py
+stress: install-dev system
+	BATTERY=full $(BIN)/pytest -q -s tests/test_live.py tests/test_live_sessions.py tests/test_live_web.py \
+		tests/test_live_input.py tests/test_live_lookups.py \
+		tests/test_backup.py
 
 # Benchmarks, on demand: 100,000 notices (the corpus is cached in bench/.cache after the
 # first run), the board's search beside SQLite FTS5 and tantivy, and serving under gunicorn.
 BENCH_N ?= 100000
-bench: install
+bench: install-dev
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(BIN)/python bench/search_peers.py --n $(BENCH_N) --queries-per-class 20 --repeats 1

@@ -3,6 +3,9 @@ import os
 
 import jieba
 
+from notices import INSTANCE_PATH
+from notices import search
+
 # Two cores here; sync workers, one request each, are the simplest safe choice for Flask.
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -15,7 +18,18 @@ accesslog = None
 logger_class = "notices.logs.GunicornLogger"
 # Requests larger than this are refused before Flask sees them.
 limit_request_line = 8190
+# gunicorn takes X-Forwarded-Proto and a SCRIPT_NAME header on trust from these addresses, by
+# default 127.0.0.1: every local client, so one request could move the board's links to
+# another site. Nobody is trusted unless FORWARDED_ALLOW_IPS names the proxy; X-Forwarded-For
+# and -Proto reach the app through FLASK_TRUSTED_PROXIES instead.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "")
+# Not even a trusted proxy (or a client on a Unix socket, which gunicorn always trusts) sets
+# SCRIPT_NAME: the board's place in the site is FLASK_APPLICATION_ROOT, never a header.
+forwarder_headers = ""
 
+# jieba's dictionary cache lives in the instance folder, as the app keeps it, never in the
+# shared temporary folder.
+search.use_dictionary_cache(INSTANCE_PATH)
 jieba.initialize()
 
 # Rate limits count per process in memory://, so four workers would each allow the full
@@ -27,4 +41,13 @@ if workers > 1 and _limited and _limits.startswith("memory"):
     raise SystemExit(
         "gunicorn.conf.py: set FLASK_RATELIMIT_STORAGE_URI to a shared store such as "
         "redis://localhost:6379 so that all workers count logins and submissions together."
+    )
+
+# Absolute URLs (the API's tracking_url and url) are built from FLASK_PUBLIC_URL, never from a
+# request's Host; without it they would name make demo's http://127.0.0.1:5000.
+_public = os.environ.get("FLASK_PUBLIC_URL") or os.environ.get("FLASK_SERVER_NAME")
+if workers > 1 and not _public:
+    raise SystemExit(
+        "gunicorn.conf.py: set FLASK_PUBLIC_URL to the board's public address, such as "
+        "https://notices.example.cn, so that the links it writes point there."
     )

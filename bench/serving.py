@@ -34,6 +34,7 @@ def start(db, index, port):
         FLASK_SEARCH_INDEX_DIR=os.path.abspath(index),
         FLASK_SECRET_KEY="bench",
         BIND=f"127.0.0.1:{port}",
+        FLASK_PUBLIC_URL=f"http://127.0.0.1:{port}",
         # The pages measured here have no rate limits; no Redis is needed to measure them.
         FLASK_RATELIMIT_ENABLED="false",
     )

@@ -14,6 +14,7 @@ from notices import search
 from notices import security
 from notices import submit
 from notices import templating
+from notices import urls
 from notices.extensions import csrf
 from notices.extensions import db
 from notices.extensions import limiter
@@ -21,12 +22,15 @@ from notices.extensions import login_manager
 from notices.extensions import migrate
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
+# Where the database, the secret key and jieba's dictionary cache live; git ignores it.
+INSTANCE_PATH = os.path.join(REPO_ROOT, "instance")
 
 
-def create_app(test_config=None):
+def create_app(test_config=None, instance_path=None):
     """Create and configure an instance of the notice board."""
     app = Flask(
         __name__,
+        instance_path=instance_path or INSTANCE_PATH,
         instance_relative_config=True,
         template_folder="../templates",
         static_folder="../static",
@@ -78,6 +82,10 @@ def create_app(test_config=None):
         SESSION_COOKIE_SECURE=True,
         # Hours an editor's login lasts before asking for the password again.
         LOGIN_SESSION_HOURS=12,
+        # The board's public address (https://notices.example.cn), the start of every
+        # absolute URL it writes; never taken from a request. Unset: SERVER_NAME's, else
+        # http://127.0.0.1:5000 where `make demo` serves it (see notices/urls.py).
+        PUBLIC_URL=None,
         # Request bodies above this are refused with 413 before anything reads them; the
         # longest submission the forms accept is a small fraction of it.
         MAX_CONTENT_LENGTH=256 * 1024,
@@ -89,6 +97,7 @@ def create_app(test_config=None):
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 
+    urls.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(REPO_ROOT, "migrations"))
     csrf.init_app(app)

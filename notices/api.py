@@ -5,7 +5,6 @@ from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 from flask import request
-from flask import url_for
 
 from notices import board
 from notices import documents
@@ -18,6 +17,7 @@ from notices.extensions import db
 from notices.extensions import limiter
 from notices.models import Notice
 from notices.services import NoticeError
+from notices.urls import public_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -48,7 +48,8 @@ def _int_arg(name, default, low, high):
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # str.isdigit() also admits ² and other digits int() refuses or reads differently.
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise BadParameter(name, f"{name} must be an integer from {low} to {high}")
     return int(raw)
 
@@ -66,7 +67,7 @@ def notice_json(shown):
         "window_end": notice.window_end.isoformat(),
         "text": shown.text.plain(),
         "fields": shown.fields,
-        "url": url_for("public.notice", ref=notice.ref, _external=True),
+        "url": public_url("public.notice", ref=notice.ref),
     }
     if notice.status == "revoked":
         body["revoked_reason"] = notice.reason
@@ -160,7 +161,7 @@ def submissions():
     body = {
         "ref": notice.ref,
         "status": notice.status,
-        "tracking_url": url_for("submit.track", token=token, _external=True),
+        "tracking_url": public_url("submit.track", token=token),
     }
     return body, 201
 

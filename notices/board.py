@@ -5,6 +5,7 @@ way everywhere.
 """
 from dataclasses import dataclass
 
+from flask import abort
 from flask import current_app
 from sqlalchemy import extract
 from sqlalchemy import func
@@ -146,6 +147,34 @@ def kind_counts(query):
     listed = query.order_by(None).subquery()
     rows = db.session.execute(db.select(listed.c.kind, func.count()).group_by(listed.c.kind))
     return dict(rows.all())
+
+
+def page_number(raw):
+    """Return the page a ``?page=`` asks for: its number, or 1 for anything not above 0."""
+    if raw and raw.isascii() and raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    return 1
+
+
+def last_page(total, per_page):
+    """Return the number of the last page of ``total`` items: 1 when there are none."""
+    return max(1, -(-total // per_page))
+
+
+def paginate(query, page, per_page):
+    """Return one page of a listing, or answer 404 if the listing has no such page.
+
+    The page is checked against the count before any row is read: past the last page it
+    would reach the database as an OFFSET, and one too large for SQLite's integers fails.
+    """
+    total = db.session.scalar(
+        db.select(func.count()).select_from(query.order_by(None).subquery())
+    )
+    if page > last_page(total, per_page):
+        abort(404)
+    pagination = db.paginate(query, page=page, per_page=per_page, count=False)
+    pagination.total = total
+    return pagination
 
 
 def public_notices(batch=500):

@@ -1,6 +1,7 @@
 """Pages for editors: login, the review queue, review and decisions, and editor accounts."""
+import unicodedata
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 
 from flask import Blueprint
 from flask import abort
@@ -9,6 +10,7 @@ from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import session
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_user
@@ -80,11 +82,33 @@ def _login_limit():
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _is_local_path(value):
+    """Tell whether a browser can only read ``value`` as a path on this site.
+
+    Browsers take ``//host`` and ``/\\host`` for another site, drop tabs and newlines before
+    they look, and some redirects are decoded again on the way: so one "/" followed by
+    neither "/" nor "\\", and no backslash or control character anywhere.
+    """
+    return (
+        value.startswith("/")
+        and value[1:2] not in ("/", "\\")
+        and "\\" not in value
+        and not any(unicodedata.category(c) == "Cc" for c in value)
+    )
+
+
 def _safe_next(target):
     """Return ``target`` if it is a path on this site, else the queue."""
-    parts = urlsplit(target or "")
-    if target and not parts.scheme and not parts.netloc and target.startswith("/"):
-        return target
+    value = target or ""
+    # Every percent-decoding of the value must pass too; one still encoded after a few
+    # rounds is no link anyone made honestly.
+    for _ in range(4):
+        if not _is_local_path(value):
+            break
+        decoded = unquote(value)
+        if decoded == value:
+            return target
+        value = decoded
     return url_for("editor.queue")
 
 
@@ -96,6 +120,9 @@ def login():
     if form.validate_on_submit():
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is not None:
+            # A new session for the new identity: whatever the old one held, including a CSRF
+            # secret someone else may have planted and fetched tokens for, is dropped.
+            session.clear()
             login_user(accounts.start_session(user, now=expiry.utcnow()))
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("用户名或密码不正确")
@@ -122,9 +149,7 @@ def queue():
     query = waiting.order_by(Notice.submitted_at, Notice.id)
     if code:
         query = query.where(Notice.kind == code)
-    pagination = db.paginate(
-        query, page=request.args.get("page", 1, type=int), per_page=50, error_out=False
-    )
+    pagination = board.paginate(query, board.page_number(request.args.get("page")), per_page=50)
     return render_template(
         "editor/queue.html", pagination=pagination, counts=counts, current=code
     )

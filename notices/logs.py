@@ -2,7 +2,8 @@
 
 A tracking URL (/track/<token>) is the submitter's key to their notice, and a lookup or a
 search can carry a full ID card number in its query string; both travel in the request
-line and in the Referer header that gunicorn's access log and Flask's error log record.
+line and in the Referer header that gunicorn's access log and Flask's error log record. A
+database error can quote the row it refused, phone numbers and all.
 """
 import logging
 import re
@@ -18,18 +19,24 @@ _SECRETS = re.compile(
     r"|(?P<param>(?:^|[?&;])(?:q|number|token|password|csrf_token)=)[^&#\s\"]*"
     r"|(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])"
 )
+# PostgreSQL explains a refused row by quoting it ("DETAIL:  Key (ref)=(YS-…) already exists.",
+# "DETAIL:  Failing row contains (…)"), in text SQLAlchemy's hide_parameters never reaches:
+# the rest of such a line goes, wherever the line appears.
+_DB_DETAIL = re.compile(r"(?P<label>\bDETAIL:|\bKey \()[^\n]*")
 # Request and response headers gunicorn could log as %({name}i)s or %({name}o)s that carry
 # a credential.
 _SECRET_HEADERS = ("cookie", "set-cookie", "authorization", "x-csrftoken", "idempotency-key")
 
 
 def redact(text):
-    """Return ``text`` with tokens, sensitive query values and ID numbers redacted.
+    """Return ``text`` with tokens, sensitive query values, ID numbers and the rows a database
+    error quotes redacted.
 
     Percent-encoded text is decoded first, so /%74rack/… is caught like /track/….
     """
     text = unquote(text)
-    return _SECRETS.sub(lambda m: (m.group("path") or m.group("param") or "") + "[redacted]", text)
+    text = _SECRETS.sub(lambda m: (m.group("path") or m.group("param") or "") + "[redacted]", text)
+    return _DB_DETAIL.sub(lambda m: m.group("label").rstrip(" (") + " [redacted]", text)
 
 
 class RedactingFilter(logging.Filter):

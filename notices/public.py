@@ -22,6 +22,7 @@ from notices import forms
 from notices import kinds
 from notices import lookups
 from notices import search
+from notices import urls
 from notices import wording
 from notices.extensions import db
 
@@ -32,11 +33,11 @@ FRONT_PAGE_PER_KIND = 10
 
 
 def _page():
-    return max(request.args.get("page", 1, type=int), 1)
+    return board.page_number(request.args.get("page"))
 
 
 def _paginate(query):
-    return db.paginate(query, page=_page(), per_page=current_app.config["PER_PAGE"], error_out=False)
+    return board.paginate(query, _page(), current_app.config["PER_PAGE"])
 
 
 def _kind_or_404(code):
@@ -99,7 +100,10 @@ def _cached_notice(ref, status, today):
     # A published notice never changes: what a reader sees depends only on its status
     # (revocation) and the day (the window line). Permalinks are most of the board's
     # traffic, so each worker keeps recent pages as rendered for anonymous readers.
-    return _render_notice(ref, today)
+    # The page is rendered as if asked at the board's public address with nothing else, so
+    # no Host, scheme or prefix one client sent is kept and served to the others.
+    with urls.board_request("public.notice", ref=ref):
+        return _render_notice(ref, today)
 
 
 @bp.get("/archive")
@@ -166,17 +170,20 @@ def search_page():
         today=today, kind=form.type.data or None, date_from=form.date_from.data,
         date_to=form.date_to.data, issuer=form.issuer.data or None,
     )
+    page, per_page = _page(), current_app.config["PER_PAGE"]
     found = search.search(
-        form.q.data, status=form.status.data, sort=form.sort.data, page=_page(),
-        per_page=current_app.config["PER_PAGE"], **options,
+        form.q.data, status=form.status.data, sort=form.sort.data, page=page,
+        per_page=per_page, **options,
     )
     if not found.total and search.numbers_in(form.q.data):
         lookups.missed()
+    if page > board.last_page(found.total, per_page):
+        abort(404)
     shown = [board.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
     suggestions = {}
     if not found.total and form.status.data != "all":
         suggestions["all"] = search.search(form.q.data, status="all", per_page=1, **options).total
-    pages = -(-found.total // current_app.config["PER_PAGE"])
+    pages = -(-found.total // per_page)
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
         pages=pages, suggestions=suggestions, words=search.split_query(form.q.data)[1],

@@ -182,6 +182,17 @@ _indexes = {}
 def init_app(app):
     """Remember where the app's index lives; create it on first use."""
     app.extensions["search_index_dir"] = app.config["SEARCH_INDEX_DIR"]
+    use_dictionary_cache(app.instance_path)
+
+
+def use_dictionary_cache(folder):
+    """Keep jieba's dictionary cache in ``folder`` (the instance folder).
+
+    jieba loads the cache it finds without asking who wrote it (marshal data), by default
+    from the shared temporary folder, where anyone on the machine could leave one first.
+    """
+    os.makedirs(folder, exist_ok=True)
+    jieba.dt.tmp_dir = folder
 
 
 def _dir():

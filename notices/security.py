@@ -1,13 +1,24 @@
-"""Headers sent with every response, error pages included, and who the client is."""
+"""Headers sent with every response, error pages included, who the client is, and where the
+board lives in the site."""
+from flask import request
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from notices.urls import script_root
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
+# Every answer under these belongs to one person (an editor's pages, a submitter's key in the
+# path): no browser history, proxy or shared cache may keep a copy, errors and redirects
+# included.
+PRIVATE_SECTIONS = ("editor", "track")
+
 
 def add_headers(response):
+    if request.path.split("/", 2)[1] in PRIVATE_SECTIONS:
+        response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -15,8 +26,37 @@ def add_headers(response):
     return response
 
 
+class PinnedScriptRoot:
+    """WSGI middleware that serves the app at its configured root, whatever the server says.
+
+    A server may take SCRIPT_NAME from a request header (gunicorn does, from addresses it
+    trusts), and every link Flask builds starts with it: one request naming //evil.example
+    would get a page whose links all lead there. A SCRIPT_NAME other than the configured
+    root is read back as part of the path, so such a request finds nothing.
+    """
+
+    def __init__(self, wsgi_app, root):
+        self.wsgi_app = wsgi_app
+        self.root = root
+
+    def __call__(self, environ, start_response):
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        if self.root and (path == self.root or path.startswith(self.root + "/")):
+            # A proxy that passes the board's prefix on, instead of stripping it.
+            path = path[len(self.root):]
+        environ["SCRIPT_NAME"], environ["PATH_INFO"] = self.root, path
+        return self.wsgi_app(environ, start_response)
+
+
 def init_app(app):
     app.after_request(add_headers)
+    # Werkzeug answers /editor with a redirect to /editor/, and /a//b with one to /a/b, as
+    # absolute URLs on whatever Host the request named: a 308 a shared cache may keep and
+    # send everyone to another site. Routes match with or without their trailing slash
+    # instead, and doubled slashes find nothing. Set before the blueprints add their rules.
+    app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
+    app.wsgi_app = PinnedScriptRoot(app.wsgi_app, script_root(app))
     # Behind a reverse proxy every request comes from the proxy's address: rate limits would
     # count all visitors as one, and ten wrong passwords would lock every editor out. Trust
     # X-Forwarded-For/-Proto from exactly as many proxies as are configured, no more, so a

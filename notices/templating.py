@@ -10,6 +10,7 @@ from notices import expiry
 from notices import kinds
 from notices import search
 from notices.services import STATUS_NAMES
+from notices.urls import public_url
 from notices.wording import cn_date
 
 # How the audit trail's actions read on the review page.
@@ -54,6 +55,7 @@ def init_app(app):
     app.add_template_filter(linkify)
     app.add_template_filter(board_time)
     app.add_template_global(page_url)
+    app.add_template_global(public_url)
     app.add_template_global(search.highlight, "highlight")
     app.add_template_global(kinds.KINDS, "KINDS")
     app.add_template_global(STATUS_NAMES, "STATUS_NAMES")

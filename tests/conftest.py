@@ -22,6 +22,7 @@ from notices.accounts import create_user
 from notices.extensions import db
 
 EDITOR_PASSWORD = "correct-horse-battery"
+PUBLIC_URL = "https://notices.example.cn"
 
 
 def config(tmp_path, db_path):
@@ -31,6 +32,8 @@ def config(tmp_path, db_path):
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
         "SEARCH_INDEX_DIR": str(tmp_path / "index"),
         "WTF_CSRF_ENABLED": False,
+        # Not the test client's host (localhost), so absolute URLs show where they come from.
+        "PUBLIC_URL": PUBLIC_URL,
         # Tests submit far more than a person would; the limits have tests of their own.
         "RATELIMIT_ENABLED": False,
     }
@@ -166,7 +169,9 @@ def server(app):
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
+    # The board served here knows its address, as a production board is told FLASK_PUBLIC_URL.
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{httpd.server_port}"
+    yield app.config["PUBLIC_URL"]
     httpd.shutdown()
     thread.join()
     httpd.server_close()

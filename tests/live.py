@@ -97,6 +97,7 @@ class LiveBoard:
             "FLASK_SEARCH_INDEX_DIR": str(self.index_dir),
             "FLASK_SECRET_KEY": "live-" + secrets.token_hex(16),
             "BIND": f"127.0.0.1:{self.port}",
+            "FLASK_PUBLIC_URL": self.base_url,
             "WEB_CONCURRENCY": str(workers),
             **(env or {}),
         }

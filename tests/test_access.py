@@ -509,3 +509,41 @@ def test_lookups_echo_only_what_was_typed(app, client, make_notice, today, statu
     for contact in PRIVATE.values():
         found = client.get(adapter.build("api.notices", {"q": contact, "status": "all"})).get_json()
         assert found["total"] == 0, f"searching for {contact} finds the notice it submitted"
+
+
+# --- What no cache keeps ----------------------------------------------------------------------
+
+# Addresses whose every answer belongs to one person: an editor's pages, a submitter's key.
+PRIVATE_PREFIXES = ("/editor/", "/track/")
+
+
+def private_routes(app):
+    """Return the (endpoint, method) rows of ACCESS served under a private prefix."""
+    rules = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
+    return [(e, m) for e, m in ACCESS if rules[e].startswith(PRIVATE_PREFIXES)]
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+def test_editor_and_tracking_answers_are_never_stored(app, world, visitor):
+    """Every answer under /editor/ and /track/ carries Cache-Control: no-store, to every visitor:
+    pages, redirects, refusals, wrong methods and addresses that do not exist."""
+    routes = private_routes(app)
+    assert len(routes) >= 15
+    statuses = set()
+    for endpoint, method in routes:
+        client = visit_as(app, world, visitor)
+        answers = [send(app, client, world, endpoint, method, visitor)]
+        other = "GET" if method == "POST" else "DELETE"
+        answers.append(client.open(url(app, world, endpoint, method, visitor), method=other))
+        for response in answers:
+            statuses.add(response.status_code)
+            assert response.headers.get("Cache-Control") == "no-store", (
+                endpoint, method, response.status_code)
+    client = visit_as(app, world, visitor)
+    for address in ("/editor", "/editor/no/such/page", "/track/", f"/track/{MADE_UP_TOKEN}/x"):
+        response = client.get(address)
+        statuses.add(response.status_code)
+        assert response.headers.get("Cache-Control") == "no-store", address
+    assert {302, 404, 405} <= statuses
+    # Pages that are nobody's in particular may still be kept.
+    assert "no-store" not in (client.get("/").headers.get("Cache-Control") or "")

@@ -2,6 +2,7 @@ from datetime import date
 from datetime import datetime
 
 import pytest
+from conftest import PUBLIC_URL
 from conftest import seed_data
 
 from notices import expiry
@@ -36,7 +37,7 @@ def test_one_notice_has_the_spec_shape(client, make_notice):
     assert body["fields"]["scopes"] == ["works", "goods", "services"]
     assert body["fields"]["details"][1] == {"name": "西藏开发投资集团有限公司门户网站", "url": "http://www.xzkt.com/"}
     assert "submitter_name" not in body["fields"] and "submitter_phone" not in body["fields"]
-    assert body["url"] == f"http://localhost/notices/{ref}"
+    assert body["url"] == f"{PUBLIC_URL}/notices/{ref}"
 
 
 def test_revoked_notice_says_so_with_its_reason(client, make_notice, today):
@@ -189,7 +190,7 @@ def test_submission_api_accepts_every_type(app, client, code):
     body = response.get_json()
     assert set(body) == {"ref", "status", "tracking_url"}
     assert body["status"] == "submitted"
-    assert body["tracking_url"].startswith("http://localhost/track/")
+    assert body["tracking_url"].startswith(f"{PUBLIC_URL}/track/")
     assert client.get(body["tracking_url"]).status_code == 200
     # Submitted is not published.
     assert client.get(f"/api/v1/notices/{body['ref']}").status_code == 404
@@ -302,3 +303,42 @@ def test_submission_api_refuses_half_a_surrogate_pair(app, client, lone, where, 
     assert "含有无法识别的字符" in str(response.get_json()["errors"])
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Notice.id))) == 0
+
+
+# What a client may claim about where it reached the board.
+HOSTILE_HEADERS = {
+    "Host": "evil.example",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Proto": "http",
+    "X-Forwarded-Prefix": "//evil.example",
+}
+
+
+def test_absolute_urls_come_from_the_configured_address(client, make_notice):
+    """The API's links point at PUBLIC_URL whatever host, scheme or prefix a request claims."""
+    ref = make_notice("loss_declaration").ref
+    one = client.get(f"/api/v1/notices/{ref}", headers=HOSTILE_HEADERS).get_json()
+    assert one["url"] == f"{PUBLIC_URL}/notices/{ref}"
+    listed = client.get("/api/v1/notices?status=all", headers=HOSTILE_HEADERS).get_json()
+    assert [item["url"] for item in listed["items"]] == [f"{PUBLIC_URL}/notices/{ref}"]
+    response = client.post("/api/v1/submissions", json=submission(), headers=HOSTILE_HEADERS)
+    assert response.status_code == 201
+    assert response.get_json()["tracking_url"].startswith(f"{PUBLIC_URL}/track/")
+
+
+@pytest.mark.parametrize("query", [
+    "page=99999999999999999999", "page=²", "page=٣", "per_page=²", "per_page=0", "page=0",
+    "page=-1", "q=x&page=²", "q=x&page=99999999999999999999", "per_page=1_0",
+])
+def test_page_parameters_out_of_range_or_not_plain_digits_are_a_400(client, query):
+    response = client.get(f"/api/v1/notices?{query}")
+    assert response.status_code == 400
+    assert set(response.get_json()["errors"]) <= {"page", "per_page"}
+
+
+def test_a_page_past_the_end_of_the_api_listing_is_empty(client, make_notice):
+    make_notice("loss_declaration")
+    body = client.get("/api/v1/notices?status=all&page=100000").get_json()
+    assert (body["items"], body["total"], body["page"]) == ([], 1, 100000)
+    searched = client.get("/api/v1/notices?q=扎西央珍&status=all&page=100000").get_json()
+    assert (searched["items"], searched["total"]) == ([], 1)

@@ -94,6 +94,42 @@ def test_queue_is_oldest_first_with_counts_and_a_type_filter(client, editor, mak
     assert second in wage_only and first not in wage_only
 
 
+# Values of ?next= that a browser would follow off the board, raw or once decoded.
+OFFSITE_NEXT = [
+    "https://evil.example/", "//evil.example", "///evil.example", "////evil.example",
+    "/\\evil.example", "\\\\evil.example", "\\/evil.example", "/\t/evil.example",
+    "/\n/evil.example", "/\r\n/evil.example", "/\x00/evil.example", "/\x7f/evil.example",
+    "/%2F/evil.example", "/%2f/evil.example", "/%5Cevil.example", "/%5cevil.example",
+    "%2F%2Fevil.example", "/%09/evil.example", "/%0a/evil.example", "/%252F/evil.example",
+    "/%25252F%25252Fevil.example", "/editor/\\..\\evil", "/editor/%5C..%5Cevil",
+    "javascript:alert(1)", "evil.example", " //evil.example", "\t//evil.example", "",
+]
+LOCAL_NEXT = [
+    "/editor/notices/YS-20240308-7K3QX?x=1", "/editor/", "/editor/?type=loss_declaration&page=2",
+    "/editor/users", "/editor/notices/YS-20240308-7K3QX#decision", "/search?q=%E6%89%8E",
+]
+
+
+@pytest.mark.parametrize("target", OFFSITE_NEXT + LOCAL_NEXT)
+def test_login_follows_next_only_to_a_path_on_the_board(client, editor, target):
+    response = client.post("/editor/login", query_string={"next": target},
+                           data={"username": "editor", "password": EDITOR_PASSWORD})
+    assert response.status_code == 302
+    assert response.headers["Location"] == (target if target in LOCAL_NEXT else "/editor/")
+
+
+def test_queue_pages_beyond_the_last_are_not_found(client, editor, make_notice):
+    make_notice("loss_declaration", status="submitted")
+    login(client)
+    for page in ("2", "99999999999999999999", str(2**64 * 51)):
+        assert client.get(f"/editor/?page={page}").status_code == 404, page
+        assert client.get(f"/editor/?type=loss_declaration&page={page}").status_code == 404, page
+    for page in ("1", "0", "-1", "x", "²"):
+        response = client.get(f"/editor/?page={page}")
+        assert response.status_code == 200, page
+        assert "共 1 份待审核" in response.get_data(as_text=True)
+
+
 def test_review_page_shows_everything_an_editor_needs(client, editor, make_notice):
     item = {"owner_name": "", "document_type": "id_card", "document_number": "540102199001011233"}
     make_notice("loss_declaration", index=1, items=[item], day=date(2026, 7, 1))
@@ -236,3 +272,32 @@ def test_an_editor_page_nobody_protected_is_closed_all_the_same(app, client, edi
     assert response.headers["Location"].startswith("/editor/login")
     login(client)
     assert client.get("/editor/unlisted").get_data(as_text=True) == "inside"
+
+
+def test_login_starts_a_new_session(csrf_app):
+    """What a session held before login, a planted one included, is gone after it: a new CSRF
+    secret, so a form token fetched before login is refused, and nothing else carried over."""
+    with csrf_app.app_context():
+        accounts.create_user("editor", EDITOR_PASSWORD, role="editor")
+    client = csrf_app.test_client()
+    page = client.get("/editor/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    with client.session_transaction() as session:
+        session["planted"] = "by someone else"
+        before = session["csrf_token"]
+    captured = client.get_cookie("session").value
+    response = client.post("/editor/login", data={
+        "csrf_token": token, "username": "editor", "password": EDITOR_PASSWORD,
+    })
+    assert response.status_code == 302
+    assert client.get("/editor/").status_code == 200
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session.get("csrf_token") not in (None, before)
+    # The token handed out before login no longer passes, so it cannot act for the editor.
+    assert client.post("/editor/logout", data={"csrf_token": token}).status_code == 400
+    assert client.get("/editor/").status_code == 200
+    # The cookie from before login is still nobody's.
+    replayed = csrf_app.test_client()
+    replayed.set_cookie("session", captured)
+    assert replayed.get("/editor/").status_code == 302

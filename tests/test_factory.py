@@ -1,5 +1,6 @@
 import os
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -45,3 +46,27 @@ def test_html_errors_outside_the_api(client):
     assert response.mimetype == "text/html"
     assert "找不到这个页面或公告" in response.get_data(as_text=True)
     assert client.post("/").status_code == 405
+
+
+def test_public_url_defaults_to_the_demo_address(monkeypatch):
+    monkeypatch.delenv("FLASK_PUBLIC_URL", raising=False)
+    monkeypatch.delenv("FLASK_SERVER_NAME", raising=False)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "test"})
+    assert app.config["PUBLIC_URL"] == "http://127.0.0.1:5000"
+
+
+def test_public_url_comes_from_the_environment_or_server_name(monkeypatch):
+    monkeypatch.setenv("FLASK_PUBLIC_URL", "https://notices.example.cn/")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "test"})
+    assert app.config["PUBLIC_URL"] == "https://notices.example.cn"
+    monkeypatch.delenv("FLASK_PUBLIC_URL")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "test",
+                      "SERVER_NAME": "board.example", "PREFERRED_URL_SCHEME": "https"})
+    assert app.config["PUBLIC_URL"] == "https://board.example"
+
+
+@pytest.mark.parametrize("address", ["notices.example.cn", "ftp://notices.example.cn", "https://"])
+def test_a_public_url_that_is_no_web_address_is_refused_at_start(address):
+    with pytest.raises(ValueError, match="PUBLIC_URL"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "test",
+                    "PUBLIC_URL": address})

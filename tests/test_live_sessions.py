@@ -81,3 +81,15 @@ def test_gunicorn_refuses_workers_that_would_count_alone(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "FLASK_RATELIMIT_STORAGE_URI" in result.stderr + result.stdout
+
+
+def test_gunicorn_refuses_workers_without_a_public_address(tmp_path):
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("FLASK_PUBLIC_URL", "FLASK_SERVER_NAME")}
+    env.update({"FLASK_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1", "BIND": "127.0.0.1:0",
+                "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    result = subprocess.run([gunicorn, "-c", "gunicorn.conf.py", "--check-config", "app:app"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "FLASK_PUBLIC_URL" in result.stderr + result.stdout

@@ -5,6 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from conftest import PUBLIC_URL
+from jinja2 import ChoiceLoader
+from jinja2 import DictLoader
 
 from notices import expiry
 
@@ -217,3 +220,64 @@ def test_fields_are_escaped(client, make_notice, today):
     page = text(client.get(f"/notices/{ref}"))
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;工程" in page
+
+
+
+def test_a_crafted_script_name_cannot_poison_the_cached_permalink(client, make_notice, today):
+    """A SCRIPT_NAME the board was not configured with is read as part of the path: the crafted
+    request finds nothing, and the page every other reader is served links only to the board."""
+    ref = make_notice("loss_declaration", day=today).ref
+    crafted = client.get(f"/notices/{ref}", headers={"Host": "evil.example"},
+                         environ_overrides={"SCRIPT_NAME": "//evil.example"})
+    readers = [client.get(f"/notices/{ref}") for _ in range(2)]
+    for reader in readers:
+        assert reader.status_code == 200
+        assert "evil.example" not in text(reader)
+        assert 'href="/static/board.css"' in text(reader)
+    assert crafted.status_code == 404
+    assert "evil.example" not in text(crafted)
+
+
+def test_the_cached_permalink_holds_nothing_of_the_request_that_filled_it(app, client, make_notice,
+                                                                          today):
+    """Whatever a template reads of the request, the page kept for every reader was rendered at
+    the configured address, not at the host, scheme or root of whoever asked first."""
+    probe = "{{ request.host_url }}|{{ request.script_root }}|{{ url_for('public.index') }}"
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"public/notice.html": probe}),
+                                         app.jinja_env.loader])
+    ref = make_notice("loss_declaration", day=today).ref
+    first = client.get(f"/notices/{ref}", base_url="http://evil.example",
+                       headers={"X-Forwarded-Host": "evil.example"})
+    reader = client.get(f"/notices/{ref}")
+    assert text(first) == text(reader) == f"{PUBLIC_URL}/||/"
+
+
+# Pages a listing never has when it has one page of notices: the next, one past SQLite's
+# 64-bit OFFSET, and one past Python's C integers.
+BEYOND_THE_LAST = ["2", "99999999999999999999", str(2**64 * 21)]
+# What a page parameter may hold that still means the first page.
+FIRST_PAGE = ["1", "0", "-5", "x", "²", ""]
+LISTINGS = ["/types/loss_declaration", "/archive", "/archive?type=loss_declaration",
+            "/search?q=扎西央珍&status=all", "/search?issuer=扎西央珍&status=all&sort=date"]
+
+
+@pytest.mark.parametrize("listing", LISTINGS)
+def test_a_page_beyond_the_last_is_not_found_and_below_the_first_is_the_first(
+        client, make_notice, today, listing):
+    make_notice("loss_declaration", day=today)
+    make_notice("loss_declaration", day=date(2024, 1, 8))
+    joined = "&" if "?" in listing else "?"
+    for page in BEYOND_THE_LAST:
+        response = client.get(f"{listing}{joined}page={page}")
+        assert response.status_code == 404, page
+        assert "找不到这个页面或公告" in text(response)
+    for page in FIRST_PAGE:
+        response = client.get(f"{listing}{joined}page={page}")
+        assert response.status_code == 200, page
+        assert "扎西央珍" in text(response), page
+
+
+def test_an_empty_listing_has_its_first_page(client):
+    for listing in ("/types/expert_call", "/archive", "/search?q=不存在的公告"):
+        assert client.get(listing).status_code == 200, listing
+        assert client.get(f"{listing}{'&' if '?' in listing else '?'}page=2").status_code == 404

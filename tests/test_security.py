@@ -67,6 +67,20 @@ def test_every_response_carries_the_security_headers(failing_app):
     assert {200, 400, 404, 405, 413, 500} <= seen
 
 
+def test_errors_under_editor_and_track_are_never_stored(failing_app):
+    """A failure, an oversize body or a refused form there is no more cacheable than a page."""
+    client = failing_app.test_client()
+    answers = {
+        "500": client.get("/track/abc/boom"),
+        "413": client.post("/editor/login", data={"username": "x" * 300_000}),
+    }
+    failing_app.config["WTF_CSRF_ENABLED"] = True
+    answers["400 csrf"] = client.post("/editor/login", data={"username": "x"})
+    for name, response in answers.items():
+        assert response.status_code == int(name[:3]), name
+        assert response.headers.get("Cache-Control") == "no-store", name
+
+
 def test_a_500_is_a_page_that_gives_nothing_away(failing_app):
     response = failing_app.test_client().get("/track/abc/boom")
     assert response.status_code == 500
@@ -373,3 +387,101 @@ def test_the_access_log_redacts_every_field():
     logged = " ".join(str(value) for value in atoms.values())
     for secret in ("Zq3x9AbCdEf", "540102199001011233", "abc.def", "xyz.uvw", "k-123"):
         assert secret not in logged
+
+
+def test_the_board_stays_at_its_configured_root(tmp_path, migrated_db):
+    """Under APPLICATION_ROOT the board answers with or without the prefix (a proxy may strip it
+    or pass it on), its links carry it, and a SCRIPT_NAME it was not given is part of the path."""
+    import shutil
+
+    from conftest import config
+
+    from notices import create_app
+
+    shutil.copy(migrated_db, tmp_path / "t.db")
+    app = create_app({**config(tmp_path, tmp_path / "t.db"), "APPLICATION_ROOT": "/board"})
+    client = app.test_client()
+    # As a server passes requests on: the whole path, and no SCRIPT_NAME of its own.
+    server = "http://localhost/"
+    for path in ("/board/search", "/search"):
+        page = client.get(path, base_url=server)
+        assert page.status_code == 200, path
+        assert 'href="/board/static/board.css"' in page.get_data(as_text=True)
+    crafted = client.get("/search", base_url=server,
+                         environ_overrides={"SCRIPT_NAME": "//evil.example"})
+    assert crafted.status_code == 404
+    assert "evil.example" not in crafted.get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_database_error_details_never_reach_a_log(app, caplog):
+    """PostgreSQL's DETAIL line quotes the row it refused, which hide_parameters leaves alone."""
+    from sqlalchemy.exc import IntegrityError
+
+    detail = (
+        'duplicate key value violates unique constraint "notice_ref_key"\n'
+        "DETAIL:  Key (ref, submitter_phone)=(YS-20240308-7K3QX, 13912345678) already exists."
+    )
+    with caplog.at_level(logging.ERROR):
+        try:
+            raise IntegrityError("INSERT INTO notice ...", {"ref": "x"}, Exception(detail),
+                                 hide_parameters=True)
+        except IntegrityError as error:
+            app.logger.exception("could not store: %s", error)
+    record = caplog.records[-1]
+    logged = caplog.text + logging.Formatter().format(record)
+    assert "duplicate key value violates unique constraint" in logged
+    for secret in ("YS-20240308-7K3QX", "13912345678", "Key (ref"):
+        assert secret not in logged
+
+
+@pytest.mark.parametrize("line", [
+    "DETAIL:  Failing row contains (7, YS-20240308-7K3QX, 13912345678).",
+    "psycopg.errors.UniqueViolation: ... Key (lower(username))=(pema (13912345678)) already exists",
+    'Key (phone)=(13912345678) is not present in table "contact".',
+])
+def test_redact_removes_database_details(line):
+    assert "13912345678" not in redact(line)
+
+
+def test_jieba_keeps_its_cache_in_the_instance_folder(tmp_path):
+    """jieba loads whatever cache file it finds, so it never looks in the shared temporary
+    folder, where anyone on the machine could put one first: neither in the app nor in
+    gunicorn's master, which loads the dictionary before the app."""
+    import os
+    import subprocess
+    import sys
+
+    from notices import REPO_ROOT
+
+    shared, instance = tmp_path / "tmp", tmp_path / "instance"
+    shared.mkdir()
+    script = (
+        "from notices import create_app\n"
+        "from notices import search\n"
+        "create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://', 'SECRET_KEY': 'x'},"
+        f" instance_path={str(instance)!r})\n"
+        "print(list(search.words('西藏开发投资集团有限公司')))\n"
+    )
+    env = {**os.environ, "TMPDIR": str(shared), "PYTHONPATH": REPO_ROOT}
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, check=True,
+                   capture_output=True, timeout=120)
+    assert (instance / "jieba.cache").is_file()
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    subprocess.run([gunicorn, "-c", "gunicorn.conf.py", "--check-config", "app:app"],
+                   cwd=REPO_ROOT, env={**env, "WEB_CONCURRENCY": "1"}, check=True,
+                   capture_output=True, timeout=120)
+    assert os.path.isfile(os.path.join(REPO_ROOT, "instance", "jieba.cache"))
+    assert [p.name for p in shared.iterdir()] == []
+
+
+@pytest.mark.parametrize("path", ["/editor", "/editor/login/", "/notices//YS-20240308-7K3QX",
+                                  "/types/loss_declaration/", "/submit/", "/api/v1//notices"])
+def test_no_redirect_names_the_host_a_request_gave(client, path):
+    """Werkzeug's own redirects (a missing or extra slash) are absolute URLs on the request's
+    Host; the board answers such addresses without one, so no cache can keep one."""
+    response = client.get(path, headers={"Host": "evil.example"})
+    assert response.status_code in (200, 302, 404), response.status_code
+    assert "evil.example" not in (response.headers.get("Location") or "")
+    assert "evil.example" not in response.get_data(as_text=True)

@@ -2,6 +2,7 @@ import re
 from datetime import date
 
 import pytest
+from conftest import PUBLIC_URL
 from conftest import seed_data
 from werkzeug.datastructures import MultiDict
 
@@ -170,8 +171,11 @@ def test_tracking_shows_a_rejection_reason(client, make_notice):
 
 def test_tracking_of_a_published_notice_links_to_it(client, make_notice):
     notice = make_notice("loss_declaration", day=date(2026, 7, 10))
-    page = text(client.get(f"/track/{notice.token}"))
+    page = text(client.get(f"/track/{notice.token}", headers={"Host": "evil.example"}))
     assert f'href="/notices/{notice.ref}"' in page
+    # The address shown to copy is the board's public one, not the Host the request named.
+    assert f">{PUBLIC_URL}/notices/{notice.ref}</a>" in page
+    assert "evil.example" not in page
 
 
 def test_submissions_are_rate_limited_with_a_friendly_page(client, app):
