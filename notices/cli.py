@@ -28,6 +28,11 @@ def init_db_command():
     flask_migrate.upgrade(directory=current_app.extensions["migrate"].directory)
     click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
     search.open_index()
+    if search.text_version() != search.TEXT_VERSION:
+        # Made from older public text (numbers masked as pages once showed them): rebuilt,
+        # or a search would still find what the pages no longer show.
+        click.echo("The search index holds text as older pages showed it; rebuilding it.")
+        _reindex()
     search.drain()
     click.echo(f"Search index ready: {current_app.config['SEARCH_INDEX_DIR']}")
 
@@ -36,6 +41,10 @@ def init_db_command():
 @with_appcontext
 def reindex_command():
     """Rebuild the search index from the database."""
+    _reindex()
+
+
+def _reindex():
     # Counting is a read: it must not take the write lock (the rebuild reads in its own snapshot).
     reading()
     notices = board.public_notices()

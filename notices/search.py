@@ -209,9 +209,34 @@ def open_index(create=False):
     if create or (path not in _indexes and not whoosh_index.exists_in(path)):
         os.makedirs(path, exist_ok=True)
         _indexes[path] = whoosh_index.create_in(path, SCHEMA)
+        _write_text_version(path)
     elif path not in _indexes:
         _indexes[path] = whoosh_index.open_dir(path)
     return _indexes[path]
+
+
+# What public text the index is made from. Raise it when what pages show changes in a way the
+# index must follow: version 2 masks ID numbers to 4 + 1 characters (version 1 indexed the 6 + 4
+# of older pages, so a search for those digits still found them) and drops invisible characters.
+# `flask init-db`, run on every upgrade, rebuilds an index of an older version.
+TEXT_VERSION = 2
+_VERSION_FILE = "board-text-version"
+
+
+def _write_text_version(path):
+    tmp = os.path.join(path, f"{_VERSION_FILE}.{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(str(TEXT_VERSION))
+    os.replace(tmp, os.path.join(path, _VERSION_FILE))
+
+
+def text_version():
+    """Return the version of public text the index was built from (1 if it never said)."""
+    try:
+        with open(os.path.join(_dir(), _VERSION_FILE)) as f:
+            return int(f.read().strip() or 1)
+    except (FileNotFoundError, ValueError):
+        return 1
 
 
 def create_index():
@@ -339,6 +364,7 @@ def reindex(notices, progress=None):
     except BaseException:
         writer.cancel()
         raise
+    _write_text_version(_dir())
     # The snapshot was read-only; the delete begins a write transaction of its own.
     db.session.commit()
     if settled is not None:
@@ -367,6 +393,11 @@ def check(public):
     in_index = indexed()
     expected = {ref: (status, _day(end)) for ref, (status, end) in public.items()}
     differences = []
+    if text_version() != TEXT_VERSION:
+        differences.append(
+            f"the index holds public text of version {text_version()}, pages show version "
+            f"{TEXT_VERSION}: run flask reindex"
+        )
     for ref in sorted(expected.keys() - in_index.keys()):
         differences.append(f"{ref}: in the database, missing from the index")
     for ref in sorted(in_index.keys() - expected.keys()):

@@ -106,3 +106,33 @@ def test_expire_records_against_the_given_day(app, runner, make_notice):
     assert "Recorded expiry of 0 notices" in runner.invoke(args=["expire"]).output
     bad = runner.invoke(args=["expire", "--today", "2024-02-30"])
     assert bad.exit_code != 0
+
+
+def test_init_db_rebuilds_an_index_made_from_older_public_text(app, runner, make_notice):
+    """An index built before ID numbers were masked to 4 + 1 still matched the 6 + 4 digits
+    older pages showed; the upgrade (init-db) rebuilds it, and check-index says so until then."""
+    import os
+
+    from notices import search
+
+    item = {"owner_name": "", "document_type": "id_card", "document_number": "540102199001011233"}
+    make_notice("loss_declaration", items=[item])
+    with app.app_context():
+        # The index as the previous release left it: made from older text, and saying nothing.
+        writer = search.open_index().writer()
+        writer.update_document(ref="OLD", kind="loss_declaration", status="published",
+                               issuer="x", published_on=20240308, window_end=20240407,
+                               title="x", words="540102********1233", grams="540102********1233")
+        writer.commit()
+        os.remove(os.path.join(app.config["SEARCH_INDEX_DIR"], "board-text-version"))
+    stale = runner.invoke(args=["check-index"])
+    assert stale.exit_code == 1 and "run flask reindex" in stale.output
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert "rebuilding it" in result.output
+    assert runner.invoke(args=["check-index"]).exit_code == 0
+    with app.app_context():
+        assert search.text_version() == search.TEXT_VERSION
+        assert "OLD" not in search.indexed()
+    # Run again, nothing is rebuilt.
+    assert "rebuilding" not in runner.invoke(args=["init-db"]).output
