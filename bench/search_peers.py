@@ -127,7 +127,7 @@ def prepare_corpus(n, reindex=False):
         shutil.rmtree(folder, ignore_errors=True)
         os.rename(partial, folder)
         meta["cached"] = False
-        search._indexes.clear()
+        search.forget_readers()
     else:
         with open(meta_path) as f:
             meta = json.load(f)

@@ -129,6 +129,8 @@ def expire_command(today):
     day = today.date() if today else expiry.board_today(now)
     count = services.expire_due(day, now=now)
     click.echo(f"Recorded expiry of {count} notices (board date {day.isoformat()}).")
+    moved = search.move_expired(day)
+    click.echo(f"Moved {moved} notices from the live search tier to the archive.")
 
 
 @click.command("backup")

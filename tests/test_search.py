@@ -19,6 +19,7 @@ from notices.extensions import db
 from notices.models import IndexOutbox
 from notices.models import Notice
 from notices.models import User
+from notices.search import engine
 
 K = 5
 
@@ -43,7 +44,7 @@ def corpus(app, editor):
 
 def run(query):
     """Return the refs of the top K public notices for a Whoosh query."""
-    with search.open_index().searcher() as searcher:
+    with search.whole_searcher() as searcher:
         return [hit["ref"] for hit in searcher.search(query, limit=K)]
 
 
@@ -61,7 +62,7 @@ def jieba_only(q):
 def bigrams_only(q):
     """Substrings only: each typed word as a phrase of character bigrams."""
     phrases, typed = search.split_query(q)
-    clauses = [c for c in (search._substring(w) for w in phrases + typed) if c is not None]
+    clauses = [c for c in (engine._substring(w) for w in phrases + typed) if c is not None]
     return run(Q.And(clauses)) if clauses else []
 
 
@@ -258,9 +259,10 @@ def test_revocation_updates_the_index(app, client, corpus, editor):
 def test_check_index_and_reindex(app, runner, corpus):
     assert runner.invoke(args=["check-index"]).exit_code == 0
     with app.app_context():
-        writer = search.open_index().writer()
-        writer.delete_by_term("ref", corpus["langjie_police"])
-        writer.commit()
+        for tier in (search.LIVE, search.ARCHIVE):
+            writer = search.open_index(tier).writer()
+            writer.delete_by_term("ref", corpus["langjie_police"])
+            writer.commit()
     result = runner.invoke(args=["check-index"])
     assert result.exit_code == 1 and f"{corpus['langjie_police']}: in the database, missing" in result.output
     rebuilt = runner.invoke(args=["reindex"])

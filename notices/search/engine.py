@@ -1,0 +1,676 @@
+"""The Whoosh engine: the only module that imports Whoosh.
+
+Queries are built from the person's words as data (``analysis``), never parsed as Whoosh
+syntax. See the package's docstring for how the index follows the database.
+"""
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from dataclasses import field
+
+from whoosh import index as whoosh_index
+from whoosh import query as Q
+from whoosh import sorting
+from whoosh.analysis import Token
+from whoosh.analysis import Tokenizer
+from whoosh.fields import ID
+from whoosh.fields import KEYWORD
+from whoosh.fields import NUMERIC
+from whoosh.fields import TEXT
+from whoosh.fields import Schema
+from whoosh.index import LockError
+from whoosh.reading import MultiReader
+from whoosh.scoring import BM25F
+from whoosh.searching import Searcher
+from whoosh.writing import CLEAR
+
+from notices import wording
+from notices.search.analysis import MAX_WORDS  # noqa: F401
+from notices.search.analysis import as_number
+from notices.search.analysis import grams
+from notices.search.analysis import typed_words
+from notices.search.analysis import use_dictionary_cache
+from notices.search.analysis import words
+
+log = logging.getLogger(__name__)
+
+
+
+class _Tokenizer(Tokenizer):
+    """Adapts one of the generators above to Whoosh's token stream."""
+
+    def __init__(self, split):
+        self.split = split
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.split is self.split
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for text, pos, start, end in self.split(value):
+            token.text = token.original = text
+            token.boost = 1.0
+            token.stopped = False
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar, token.endchar = start_char + start, start_char + end
+            yield token
+
+
+SCHEMA = Schema(
+    ref=ID(unique=True, stored=True),
+    # Sortable: counting matches per type reads a column instead of walking every term.
+    kind=ID(stored=True, sortable=True),
+    # "published" or "revoked"; whether a published notice is active is decided per query.
+    status=ID(stored=True),
+    issuer=ID(stored=True),
+    published_on=NUMERIC(bits=32, sortable=True, stored=True),
+    window_end=NUMERIC(bits=32, stored=True),
+    title=TEXT(analyzer=_Tokenizer(words), field_boost=2.0),
+    words=TEXT(analyzer=_Tokenizer(words)),
+    grams=TEXT(analyzer=_Tokenizer(grams), phrase=True),
+    # Full document numbers, upper-case: exact matches only, never stored or shown.
+    numbers=KEYWORD(lowercase=False, commas=False),
+)
+
+
+def _day(d):
+    return d.year * 10000 + d.month * 100 + d.day
+
+
+@dataclass
+class Hit:
+    ref: str
+    score: float
+
+
+@dataclass
+class Results:
+    hits: list
+    total: int
+    facets: dict = field(default_factory=dict)
+    words: list = field(default_factory=list)
+
+
+# --- the index ------------------------------------------------------------------------------
+#
+# Two Whoosh indexes in one folder: ``live`` holds the notices whose window is open (about one in
+# sixty at any time) and ``archive`` everything else. The default search reads only the live
+# tier, which stays small however long the board runs; archive and "all" searches read both as
+# one (a MultiReader, so scores use the statistics of the whole board). A notice moves from live
+# to archive when it is revoked (the drain) or when its window ends (`flask expire`, after
+# midnight); until the move, the live tier's filter keeps it out of the default search and the
+# archived search finds it there.
+
+LIVE, ARCHIVE = "live", "archive"
+TIERS = (LIVE, ARCHIVE)
+
+# What public text the index is made from. Raise it when what pages show changes in a way the
+# index must follow: version 2 masks ID numbers to 4 + 1 characters (version 1 indexed the 6 + 4
+# of older pages, so a search for those digits still found them) and drops invisible characters;
+# version 3 splits the index into its live and archive tiers. `flask init-db`, run on every
+# upgrade, rebuilds an index of an older version.
+TEXT_VERSION = 3
+_VERSION_FILE = "board-text-version"
+
+# Opened indexes and searchers belong to one process: gunicorn preloads the app and forks, and
+# a worker must never share file handles or caches with the master or a sibling.
+_indexes = {}
+_searchers = {}
+
+
+def init_app(app):
+    """Remember where the app's index lives; create it on first use."""
+    app.extensions["search_index_dir"] = app.config["SEARCH_INDEX_DIR"]
+    use_dictionary_cache(app.instance_path)
+
+
+def _dir():
+    from flask import current_app
+
+    return current_app.extensions["search_index_dir"]
+
+
+def _write_text_version(path):
+    tmp = os.path.join(path, f"{_VERSION_FILE}.{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(str(TEXT_VERSION))
+    os.replace(tmp, os.path.join(path, _VERSION_FILE))
+
+
+def text_version():
+    """Return the version of public text the index was built from (1 if it never said)."""
+    try:
+        with open(os.path.join(_dir(), _VERSION_FILE)) as f:
+            return int(f.read().strip() or 1)
+    except (FileNotFoundError, ValueError):
+        return 1
+
+
+def open_index(tier=ARCHIVE, create=False):
+    """Return one tier of the app's index, creating both empty if there are none (or if asked)."""
+    path = _dir()
+    key = (os.getpid(), path, tier)
+    # Once open, an index is not looked for again: another process committing to it
+    # replaces its table of contents, and a look at that moment can find none.
+    if create or (key not in _indexes and not whoosh_index.exists_in(path, indexname=tier)):
+        os.makedirs(path, exist_ok=True)
+        for name in TIERS:
+            if create or not whoosh_index.exists_in(path, indexname=name):
+                _indexes[(os.getpid(), path, name)] = whoosh_index.create_in(
+                    path, SCHEMA, indexname=name
+                )
+        _write_text_version(path)
+    elif key not in _indexes:
+        _indexes[key] = whoosh_index.open_dir(path, indexname=tier)
+    return _indexes[key]
+
+
+def create_index():
+    """Create both tiers empty, replacing any that exist."""
+    open_index(create=True)
+
+
+def tier_of(doc, today):
+    """Return the tier an index document belongs in on ``today``."""
+    live = doc["status"] == "published" and doc["window_end"] >= _day(today)
+    return LIVE if live else ARCHIVE
+
+
+def _writer(tier, timeout):
+    # Segments stay separate files: a compound segment is copied out of its memory map each
+    # time a searcher opens it (70–80 ms a query at 100,000 notices, and memory per worker).
+    return open_index(tier).writer(timeout=timeout, compound=False)
+
+
+def _writers_if_free():
+    """Return {tier: writer} holding both tiers' locks, or None if another process has one."""
+    writers = {}
+    try:
+        for tier in TIERS:
+            writers[tier] = _writer(tier, timeout=0)
+    except LockError:
+        for writer in writers.values():
+            writer.cancel()
+        return None
+    return writers
+
+
+def _finish(writers, touched):
+    """Commit the tiers that changed and release the others untouched."""
+    for tier, writer in writers.items():
+        if tier in touched:
+            writer.commit()
+        else:
+            writer.cancel()
+
+
+def document(notice, shown):
+    """Return the index document for a public notice as the public sees it."""
+    numbers = " ".join(item.document_number for item in notice.items)
+    return {
+        "ref": notice.ref,
+        "kind": notice.kind,
+        "status": notice.status,
+        "issuer": notice.kind_def.issuer(notice.fields),
+        "published_on": _day(notice.published_on),
+        "window_end": _day(notice.window_end),
+        "title": shown.title,
+        "words": shown.text.plain(),
+        "grams": shown.title + "\n" + shown.text.plain(),
+        "numbers": numbers,
+    }
+
+
+def _document_if_public(notice, today):
+    from notices import board
+
+    if notice is None or not notice.is_public:
+        return None
+    return document(notice, board.show(notice, today))
+
+
+def _rewrite(writers, documents, today):
+    """Put each of ``documents`` ({ref: doc or None}) in its tier, and out of the other.
+
+    Only a tier that holds the ref is changed: a delete of nothing still commits a new
+    generation, which every worker's searcher would then reopen. Return the tiers changed.
+    """
+    touched = set()
+    searchers = {tier: open_index(tier).searcher() for tier in writers}
+    try:
+        for ref, doc in documents.items():
+            for tier, writer in writers.items():
+                if searchers[tier].document_number(ref=ref) is not None:
+                    writer.delete_by_term("ref", ref)
+                    touched.add(tier)
+            if doc is not None:
+                tier = tier_of(doc, today)
+                writers[tier].add_document(**doc)
+                touched.add(tier)
+    finally:
+        for searcher in searchers.values():
+            searcher.close()
+    return touched
+
+
+def drain(limit=500):
+    """Index what the outbox holds, if no other process is doing so; return rows indexed.
+
+    The index locks are tried, not waited for: a process holding them re-reads the outbox
+    after every commit, so a row added meanwhile is never stranded.
+    """
+    from notices import expiry
+    from notices.extensions import db
+    from notices.models import IndexOutbox
+    from notices.models import Notice
+
+    done = 0
+    open_index()
+    while True:
+        rows = db.session.scalars(db.select(IndexOutbox).order_by(IndexOutbox.id).limit(limit)).all()
+        writers = _writers_if_free() if rows else None
+        if writers is None:
+            db.session.commit()
+            return done
+        try:
+            today = expiry.board_today(expiry.utcnow())
+            ids = [row.id for row in rows]
+            documents = {}
+            for ref in dict.fromkeys(row.ref for row in rows):
+                notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
+                documents[ref] = _document_if_public(notice, today)
+            # End the transaction before the slow part: the index writes below must not
+            # keep other writers waiting for the database.
+            db.session.commit()
+            _finish(writers, _rewrite(writers, documents, today))
+        except BaseException:
+            for writer in writers.values():
+                writer.cancel()
+            raise
+        db.session.execute(db.delete(IndexOutbox).where(IndexOutbox.id.in_(ids)))
+        db.session.commit()
+        done += len(ids)
+
+
+def drain_quietly():
+    """Drain after a commit; the notice is safe in the database whatever happens here."""
+    try:
+        drain()
+    except Exception:
+        log.exception("indexing failed; the outbox keeps the rows for the next drain")
+
+
+def move_expired(today):
+    """Move the live tier's notices whose window ended before ``today`` to the archive; return
+    how many moved. `flask expire` runs it after midnight: a few dozen notices a day."""
+    from notices.extensions import db
+    from notices.extensions import reading
+    from notices.models import Notice
+
+    writers = {tier: _writer(tier, timeout=60) for tier in TIERS}
+    try:
+        with open_index(LIVE).searcher() as searcher:
+            ended = Q.NumericRange("window_end", None, _day(today) - 1)
+            refs = [fields["ref"] for fields in (
+                searcher.stored_fields(docnum) for docnum in searcher.docs_for_query(ended)
+            )]
+        reading()
+        documents = {}
+        for ref in refs:
+            notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
+            documents[ref] = _document_if_public(notice, today)
+        db.session.commit()
+        _finish(writers, _rewrite(writers, documents, today))
+    except BaseException:
+        for writer in writers.values():
+            writer.cancel()
+        raise
+    return len(refs)
+
+
+def reindex(notices, progress=None):
+    """Rebuild both tiers from ``notices``, an iterable that reads the database lazily; return
+    how many were indexed.
+
+    The index locks come first and the database is read after them, in one snapshot: a drain
+    that finished before the locks is in the snapshot, and one waiting for them comes after
+    the rebuild, so no newer change is overwritten with an older one. Readers keep the old
+    index until the new one is committed whole. Outbox rows the snapshot covers are removed;
+    rows written meanwhile stay for the next drain.
+    """
+    from notices import expiry
+    from notices.extensions import db
+    from notices.extensions import reading
+    from notices.models import IndexOutbox
+
+    path = _dir()
+    open_index()
+    if not all(_fields_match(open_index(tier).schema) for tier in TIERS):
+        # The code's fields changed: only a new index has them (nothing is lost, as the
+        # database is re-read in full below).
+        create_index()
+    writers = {tier: _writer(tier, timeout=60) for tier in TIERS}
+    try:
+        reading()
+        settled = db.session.scalar(db.select(db.func.max(IndexOutbox.id)))
+        today = expiry.board_today(expiry.utcnow())
+        count = 0
+        for notice in notices:
+            doc = _document_if_public(notice, today)
+            if doc is not None:
+                writers[tier_of(doc, today)].add_document(**doc)
+            count += 1
+            if progress:
+                progress(1)
+        # CLEAR: the new segments replace every old one in the same commit.
+        for writer in writers.values():
+            writer.commit(mergetype=CLEAR)
+    except BaseException:
+        for writer in writers.values():
+            writer.cancel()
+        raise
+    _write_text_version(path)
+    _remove_untiered(path)
+    # The snapshot was read-only; the delete begins a write transaction of its own.
+    db.session.commit()
+    if settled is not None:
+        db.session.execute(db.delete(IndexOutbox).where(IndexOutbox.id <= settled))
+        db.session.commit()
+    return count
+
+
+def _remove_untiered(path):
+    """Remove the single index of releases before the tiers (Whoosh's default name, MAIN)."""
+    for name in os.listdir(path):
+        if name.startswith(("_MAIN_", "MAIN_")):
+            try:
+                os.remove(os.path.join(path, name))
+            except FileNotFoundError:
+                pass
+
+
+def _fields_match(schema):
+    return schema.names() == SCHEMA.names() and all(
+        type(schema[name]) is type(SCHEMA[name]) for name in SCHEMA.names()
+    )
+
+
+def _joined(readers, closereader=True):
+    """Return a searcher of ``readers`` (the tiers, live first) as one index."""
+    # An empty tier has no segments to join (and its reader no columns to sort by).
+    leaves = [r for reader in readers for r, _ in reader.leaf_readers() if r.doc_count_all()]
+    if not leaves:
+        return Searcher(readers[0], weighting=BM25F(), closereader=closereader)
+    return Searcher(MultiReader(leaves), weighting=BM25F(), closereader=closereader)
+
+
+def whole_searcher():
+    """Return a new searcher of both tiers as one index (close it after use)."""
+    return _joined([open_index(tier).reader() for tier in TIERS])
+
+
+def indexed():
+    """Return {ref: (status, window_end)} of every document in the index, either tier."""
+    found = {}
+    for tier in TIERS:
+        with open_index(tier).searcher() as searcher:
+            for fields in searcher.all_stored_fields():
+                found[fields["ref"]] = (fields["status"], fields["window_end"])
+    return found
+
+
+def check(public):
+    """Compare the index with ``public``: {ref: (status, window_end date)}; return differences."""
+    differences = []
+    if text_version() != TEXT_VERSION:
+        differences.append(
+            f"the index holds public text of version {text_version()}, pages show version "
+            f"{TEXT_VERSION}: run flask reindex"
+        )
+    in_index = indexed()
+    tiers = {}
+    for tier in TIERS:
+        with open_index(tier).searcher() as searcher:
+            for fields in searcher.all_stored_fields():
+                tiers.setdefault(fields["ref"], []).append(tier)
+    for ref in sorted(ref for ref, where in tiers.items() if len(where) > 1):
+        differences.append(f"{ref}: in both the live and the archive tier")
+    for ref in sorted(ref for ref, where in tiers.items() if where == [LIVE]):
+        if in_index[ref][0] != "published":
+            differences.append(f"{ref}: revoked, still in the live tier")
+    expected = {ref: (status, _day(end)) for ref, (status, end) in public.items()}
+    for ref in sorted(expected.keys() - in_index.keys()):
+        differences.append(f"{ref}: in the database, missing from the index")
+    for ref in sorted(in_index.keys() - expected.keys()):
+        differences.append(f"{ref}: in the index, not public in the database")
+    for ref in sorted(expected.keys() & in_index.keys()):
+        if expected[ref] != in_index[ref]:
+            differences.append(f"{ref}: index has {in_index[ref]}, database {expected[ref]}")
+    return differences
+
+
+# --- queries -----------------------------------------------------------------------------
+
+def _substring(text, exact=True):
+    """Return the query matching ``text`` as a substring (bigram phrase), or None.
+
+    Without ``exact``, the bigrams need only all appear: checking their positions is most of
+    a query's cost on common words, and typed words of a few characters whose pairs all
+    occur in one notice almost always occur together. Quoted phrases stay exact.
+    """
+    parts = list(grams(text))
+    if not parts:
+        return None
+    if len(parts) == 1:
+        gram = parts[0][0]
+        if len(gram) == 1:
+            return Q.Prefix("grams", gram)
+        return Q.Term("grams", gram)
+    # Bigrams of one run sit at consecutive positions; across runs (中文 abc) they do not,
+    # so each run is a phrase of its own.
+    runs, current, last = [], [], None
+    for gram, pos, _start, _end in parts:
+        if last is not None and pos != last + 1:
+            runs.append(current)
+            current = []
+        current.append(gram)
+        last = pos
+    runs.append(current)
+    if not exact:
+        grams_needed = list(dict.fromkeys(gram for run in runs for gram in run))
+        return Q.And([Q.Term("grams", gram) for gram in grams_needed])
+    clauses = [Q.Phrase("grams", run) if len(run) > 1 else Q.Term("grams", run[0]) for run in runs]
+    return clauses[0] if len(clauses) == 1 else Q.And(clauses)
+
+
+def _word_query(word):
+    """Return the query for one typed word: a substring, its jieba words, or a document number."""
+    options = []
+    if number := as_number(word):
+        options.append(Q.Term("numbers", number, boost=4.0))
+    # Digits and letters repeat in every phone and masked number: only their exact sequence
+    # means anything, so they keep their positions.
+    whole = _substring(word, exact=word.isascii())
+    if whole is not None:
+        options.append(Q.Or([whole, Q.Term("words", word.lower(), boost=2.0)]))
+    pieces = [w for w, *_ in words(word) if len(w) > 1 or not w.isascii()]
+    distinct = list(dict.fromkeys(pieces))
+    if len(distinct) > 1:
+        # Typed without spaces (西藏路桥工资): every jieba word must appear, anywhere.
+        parts = [_substring(p, exact=False) for p in distinct]
+        parts = [p for p in parts if p is not None]
+        if parts:
+            options.append(Q.And(parts, boost=0.5))
+    if not options:
+        return None
+    return Q.Or(options) if len(options) > 1 else options[0]
+
+
+def build_query(q):
+    """Return (Whoosh query or None, highlight words) for the text a person typed."""
+    phrases, typed = typed_words(q)
+    clauses, highlight = [], []
+    for phrase in phrases:
+        clause = _substring(phrase)
+        if clause is not None:
+            clauses.append(clause)
+            highlight.append(phrase)
+    for word in typed:
+        clause = _word_query(word)
+        if clause is not None:
+            clauses.append(clause)
+            highlight.append(word)
+            highlight += [w for w, *_ in words(word) if len(w) > 1]
+    if not clauses:
+        return None, []
+    return (Q.And(clauses) if len(clauses) > 1 else clauses[0]), list(dict.fromkeys(highlight))
+
+
+class _Readers:
+    """One process's searchers of both tiers, and what it worked out from them.
+
+    A searcher is kept across requests and reopened only when its tier has changed (a look at
+    the table of contents: microseconds). Document sets used as filters (the open windows of
+    a day, a type's notices) depend only on the searcher and the day, so they are kept with
+    it and dropped when it is reopened.
+    """
+
+    def __init__(self):
+        self.live = open_index(LIVE).searcher(weighting=BM25F())
+        self.archive = open_index(ARCHIVE).searcher(weighting=BM25F())
+        self._both = None
+        self.sets = {}
+
+    def refresh(self):
+        if self.live.up_to_date() and self.archive.up_to_date():
+            return
+        # Reopened whole rather than with Whoosh's refresh(), which fails on an empty tier;
+        # with separate segment files an open costs well under a millisecond.
+        self.close()
+        self.__init__()
+
+    @property
+    def both(self):
+        """A searcher of both tiers as one index: the live tier's documents first."""
+        if self._both is None:
+            self._both = _joined([self.live.reader(), self.archive.reader()], closereader=False)
+        return self._both
+
+    def cached(self, key, compute):
+        if key not in self.sets:
+            self.sets[key] = set(compute())
+        return self.sets[key]
+
+    def close(self):
+        self.live.close()
+        self.archive.close()
+
+
+_lock = threading.Lock()
+
+
+def _readers():
+    """Return this process's :class:`_Readers` for the app's index, up to date."""
+    key = (os.getpid(), _dir())
+    readers = _searchers.get(key)
+    if readers is None:
+        # A process serves one board; a few kept (tests make many) hold few files open.
+        while len(_searchers) >= 4:
+            _searchers.pop(next(iter(_searchers))).close()
+        readers = _searchers[key] = _Readers()
+    else:
+        readers.refresh()
+    return readers
+
+
+def forget_readers():
+    """Close this process's searchers (an index replaced under them by a restore or tests)."""
+    for key in [k for k in _searchers if k[0] == os.getpid()]:
+        _searchers.pop(key).close()
+
+
+def _status_docs(readers, status, today):
+    """Return (searcher, allowed docnums or None) for a status on ``today``."""
+    day = _day(today)
+    if status == "active":
+        # The live tier, but for notices whose window ended since the last `flask expire`.
+        allowed = readers.cached(("active", day), lambda: readers.live.docs_for_query(
+            Q.And([Q.Term("status", "published"), Q.NumericRange("window_end", day, None)])
+        ))
+        return readers.live, allowed
+    if status == "archived":
+        # All of the archive tier (revoked or ended when it moved there), and what in the
+        # live tier has ended since: the live tier's documents come first in ``both``.
+        def archived():
+            ended = Q.Or([Q.Term("status", "revoked"), Q.NumericRange("window_end", None, day - 1)])
+            docs = set(readers.live.docs_for_query(ended))
+            first = readers.live.reader().doc_count_all()
+            docs.update(range(first, first + readers.archive.reader().doc_count_all()))
+            return docs
+
+        return readers.both, readers.cached(("archived", day), archived)
+    return readers.both, None
+
+
+def _narrowed(allowed, docs):
+    docs = set(docs)
+    return docs if allowed is None else allowed & docs
+
+
+def search(q, *, today, kind=None, status="active", date_from=None, date_to=None,
+           issuer=None, sort="relevance", page=1, per_page=20):
+    """Return :class:`Results`: refs in rank order for one page, the total and type facets."""
+    if (q or "").strip():
+        query, highlight = build_query(q)
+        if query is None:
+            # Only punctuation or symbols: nothing to look for.
+            return Results(hits=[], total=0, words=[])
+    else:
+        # No words, only filters (an issuer's notices): every notice passes the query.
+        query, highlight = Q.Every(), []
+    options = {"groupedby": sorting.FieldFacet("kind")}
+    if sort == "date":
+        options["sortedby"] = sorting.FieldFacet("published_on", reverse=True)
+    with _lock:
+        readers = _readers()
+        searcher, allowed = _status_docs(readers, status, today)
+        # Filters narrow the matches as a set of documents instead of taking part in scoring.
+        if date_from or date_to:
+            allowed = _narrowed(allowed, searcher.docs_for_query(Q.NumericRange(
+                "published_on", _day(date_from) if date_from else None,
+                _day(date_to) if date_to else None,
+            )))
+        if issuer:
+            allowed = _narrowed(allowed, searcher.docs_for_query(
+                Q.Term("issuer", wording.visible(issuer))
+            ))
+        final = allowed
+        if kind:
+            of_kind = readers.cached(("kind", id(searcher), kind), lambda: searcher.docs_for_query(
+                Q.Term("kind", kind)
+            ))
+            if allowed is None:
+                final = of_kind
+            elif date_from or date_to or issuer:
+                final = allowed & of_kind
+            else:
+                final = readers.cached((status, _day(today), kind), lambda: allowed & of_kind)
+        if allowed is not None and not allowed:
+            # Whoosh reads an empty filter as none at all.
+            return Results(hits=[], total=0, facets={}, words=highlight)
+        if final is not None and not final:
+            final = {-1}  # no document has this number: nothing passes
+        # One pass collects the page and the counts per type; with a type chosen, the counts
+        # (of every type) need a second, unscored pass without that filter.
+        found = searcher.search(query, filter=final, limit=page * per_page, **options)
+        grouped = found if not kind else searcher.search(
+            query, filter=allowed, limit=None, groupedby=sorting.FieldFacet("kind"), scored=False
+        )
+        facets = {code: len(docs) for code, docs in grouped.groups("kind").items()}
+        start = (page - 1) * per_page
+        hits = [Hit(hit["ref"], hit.score or 0.0) for hit in found[start : start + per_page]]
+        return Results(hits=hits, total=len(found), facets=facets, words=highlight)

@@ -1,0 +1,144 @@
+"""The index's two tiers: live (open windows) and archive, and each process's searchers.
+
+The default search reads only the live tier; a notice leaves it when revoked (the drain) or
+when `flask expire` runs after its window ended. Between midnight and that run the live tier's
+filter keeps it out of the default search and the archived search still finds it.
+"""
+import multiprocessing
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+
+import time_machine
+from conftest import config
+
+from notices import create_app
+from notices import expiry
+from notices import search
+from notices import services
+from notices.extensions import db
+from notices.models import Notice
+from notices.models import User
+
+# Published some days ago, so that the notice is live when indexed now and its window ends
+# a few days ahead, where the tests travel.
+PUBLISHED = expiry.board_today(expiry.utcnow()) - timedelta(days=25)
+WINDOW_END = PUBLISHED + timedelta(days=30)
+
+
+def tier_refs(app, tier):
+    with app.app_context(), search.open_index(tier).searcher() as searcher:
+        return {fields["ref"] for fields in searcher.all_stored_fields()}
+
+
+def found(client, q, status="active"):
+    body = client.get("/api/v1/notices", query_string={"q": q, "status": status}).get_json()
+    return [item["ref"] for item in body["items"]]
+
+
+def shanghai(day, hour, minute=0, second=0):
+    return datetime.combine(day, time(hour, minute, second), expiry.BOARD_TZ)
+
+
+def test_a_notice_leaves_the_default_search_at_midnight_and_the_live_tier_on_expire(
+        app, client, runner, make_notice):
+    ref = make_notice("loss_declaration", day=PUBLISHED).ref
+    assert ref in tier_refs(app, search.LIVE) and ref not in tier_refs(app, search.ARCHIVE)
+    with time_machine.travel(shanghai(WINDOW_END, 23, 59, 59), tick=False):
+        assert found(client, "扎西央珍") == [ref]
+        assert found(client, "扎西央珍", "archived") == []
+    with time_machine.travel(shanghai(WINDOW_END + timedelta(days=1), 0, 0, 1), tick=False):
+        # Midnight has passed and `flask expire` has not run yet: nothing is missed.
+        assert ref in tier_refs(app, search.LIVE)
+        assert found(client, "扎西央珍") == []
+        assert found(client, "扎西央珍", "archived") == [ref]
+        assert found(client, "扎西央珍", "all") == [ref]
+        result = runner.invoke(args=["expire"])
+        assert result.exit_code == 0, result.output
+        assert "Moved 1 notices from the live search tier to the archive" in result.output
+        assert ref in tier_refs(app, search.ARCHIVE) and ref not in tier_refs(app, search.LIVE)
+        assert found(client, "扎西央珍") == []
+        assert found(client, "扎西央珍", "archived") == [ref]
+        assert runner.invoke(args=["check-index"]).exit_code == 0
+        # Run again, nothing moves.
+        assert "Moved 0 notices" in runner.invoke(args=["expire"]).output
+
+
+def test_expire_moves_only_what_has_ended(app, runner, make_notice):
+    ending = make_notice("loss_declaration", day=PUBLISHED).ref
+    later = make_notice("wage_clearance", day=PUBLISHED + timedelta(days=1)).ref
+    result = runner.invoke(args=["expire", "--today", (WINDOW_END + timedelta(days=1)).isoformat()])
+    assert result.exit_code == 0, result.output
+    assert tier_refs(app, search.LIVE) == {later}
+    assert tier_refs(app, search.ARCHIVE) == {ending}
+
+
+def test_a_revoked_notice_moves_to_the_archive_tier(app, client, make_notice, editor):
+    today = expiry.board_today(expiry.utcnow())
+    ref = make_notice("wage_clearance", day=today).ref
+    assert found(client, "卡如温泉") == [ref]
+    with app.app_context():
+        notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
+        services.revoke(notice, db.session.merge(editor), "项目名称有误", now=expiry.utcnow())
+    assert tier_refs(app, search.LIVE) == set() and tier_refs(app, search.ARCHIVE) == {ref}
+    assert found(client, "卡如温泉") == []
+    assert found(client, "卡如温泉", "archived") == [ref]
+
+
+def test_check_index_finds_a_notice_in_both_tiers(app, runner, make_notice):
+    ref = make_notice("loss_declaration", day=expiry.board_today(expiry.utcnow())).ref
+    with app.app_context():
+        writer = search.open_index(search.ARCHIVE).writer()
+        writer.add_document(ref=ref, kind="loss_declaration", status="published", issuer="x",
+                            published_on=20260101, window_end=20260131, title="x", words="x",
+                            grams="x")
+        writer.commit()
+    result = runner.invoke(args=["check-index"])
+    assert result.exit_code == 1 and f"{ref}: in both the live and the archive tier" in result.output
+    assert runner.invoke(args=["reindex"]).exit_code == 0
+    assert runner.invoke(args=["check-index"]).exit_code == 0
+
+
+def _approve_elsewhere(db_path, tmp_path, ref, user_id):
+    """Another worker: approve ``ref`` and index it, in a process of its own."""
+    app = create_app(config(tmp_path, db_path))
+    with app.app_context():
+        notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
+        services.approve(notice, db.session.get(User, user_id), now=expiry.utcnow())
+
+
+def test_a_kept_searcher_sees_what_another_process_committed(app, client, make_notice, editor,
+                                                            tmp_path):
+    today = expiry.board_today(expiry.utcnow())
+    shown = make_notice("loss_declaration", day=today).ref
+    waiting = make_notice("wage_clearance", day=today, status="submitted").ref
+    # This process searches, and keeps its searchers.
+    assert found(client, "扎西央珍") == [shown]
+    assert found(client, "卡如温泉") == []
+    with app.app_context():
+        user_id = db.session.merge(editor).id
+    process = multiprocessing.get_context("spawn").Process(
+        target=_approve_elsewhere, args=(tmp_path / "t.db", tmp_path, waiting, user_id)
+    )
+    process.start()
+    process.join(timeout=120)
+    assert process.exitcode == 0
+    # The next search here reopens the changed tier and finds it; filters made for the old
+    # searcher (the day's open windows) are not reused for the new one.
+    assert found(client, "卡如温泉") == [waiting]
+    assert found(client, "扎西央珍") == [shown]
+    assert found(client, "卡如温泉", "all") == [waiting]
+
+
+def test_searchers_are_kept_between_searches_until_the_index_changes(app, client, make_notice):
+    from notices.search import engine
+
+    make_notice("loss_declaration", day=expiry.board_today(expiry.utcnow()))
+    found(client, "扎西央珍")
+    with app.app_context():
+        first = engine._readers()
+        assert engine._readers() is first and engine._readers().live is first.live
+    make_notice("wage_clearance", day=expiry.board_today(expiry.utcnow()))
+    with app.app_context():
+        assert engine._readers().live is not None
+        assert found(client, "卡如温泉")
