@@ -90,12 +90,18 @@ def dir_size(path):
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
 
 
+def app_index_dir():
+    from flask import current_app
+
+    return current_app.config["SEARCH_INDEX_DIR"]
+
+
 def reindex_board():
     """Rebuild the board's index from the database; return (seconds, bytes)."""
     started = time.perf_counter()
     search.reindex(board.public_notices())
     seconds = time.perf_counter() - started
-    return seconds, dir_size(search._dir())
+    return seconds, dir_size(app_index_dir())
 
 
 def prepare_corpus(n, reindex=False):

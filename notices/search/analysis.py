@@ -13,6 +13,7 @@ queries in tests/test_search.py:
 Nothing here knows an engine: queries are split into phrases, words and document numbers as
 data, and each engine builds its own query from them.
 """
+import functools
 import logging
 import os
 import re
@@ -53,21 +54,38 @@ def _analysed(text):
     return wording.visible(unicodedata.normalize("NFKC", text))
 
 
+@functools.lru_cache(maxsize=50_000)
+def _segmented(run):
+    """Return jieba's words of a run of Han text: (word, its dictionary words inside, start, end).
+
+    Kept per run: notices are written in their type's fixed wording, so most runs recur
+    (征集时间, 声明作废, the same company names), and segmenting is most of what indexing
+    a notice costs.
+    """
+    segmented = []
+    for word, start, end in jieba.tokenize(run):
+        inner = []
+        if len(word) > 2:
+            for n in (2, 3):
+                for i in range(len(word) - n + 1):
+                    gram = word[i : i + n]
+                    if gram != word and jieba.dt.FREQ.get(gram):
+                        inner.append((gram, i))
+        segmented.append((word, tuple(inner), start, end))
+    return tuple(segmented)
+
+
 def words(text):
     """Yield (word, position, start, end) as the ``words`` field indexes ``text``."""
     text = _analysed(text)
     pos = 0
     for kind, run, offset in _runs(text):
         if kind == "han":
-            for word, start, end in jieba.tokenize(run):
-                if len(word) > 2:
-                    # jieba's search mode adds the dictionary words inside a long word
-                    # (有限 and 公司 inside 有限公司); they share the long word's position.
-                    for n in (2, 3):
-                        for i in range(len(word) - n + 1):
-                            gram = word[i : i + n]
-                            if gram != word and jieba.dt.FREQ.get(gram):
-                                yield gram, pos, offset + start + i, offset + start + i + n
+            for word, inner, start, end in _segmented(run):
+                # jieba's search mode adds the dictionary words inside a long word
+                # (有限 and 公司 inside 有限公司); they share the long word's position.
+                for gram, i in inner:
+                    yield gram, pos, offset + start + i, offset + start + i + len(gram)
                 yield word, pos, offset + start, offset + end
                 pos += 1
         elif kind == "tibetan":
