@@ -530,6 +530,57 @@ def measure(engine, queries, truths, repeats, total):
     return classes, per_query
 
 
+STATUSES = ("active", "archived", "all")
+
+
+def measure_board_statuses(app, queries, today, repeats):
+    """Return {status: {class: figures}}: the board's search as readers use it, the default
+    (active) search, the archive and everything, each query with its type filter."""
+    out = {}
+    with app.app_context():
+        for status in STATUSES:
+            timings, totals = {}, {}
+            for query in queries:
+                search.search(query.text, today=today, kind=query.kind, status=status)  # warm
+                for _ in range(repeats):
+                    started = time.perf_counter()
+                    found = search.search(query.text, today=today, kind=query.kind, status=status)
+                    timings.setdefault(query.cls, []).append((time.perf_counter() - started) * 1000)
+                totals.setdefault(query.cls, []).append(found.total)
+            out[status] = {
+                cls: {"median_ms": statistics.median(times), "p95_ms": p95(times),
+                      "mean_total": statistics.mean(totals[cls])}
+                for cls, times in timings.items()
+            }
+    return out
+
+
+def plot_statuses(n, by_status, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    classes = list(by_status["active"])
+    width = 0.8 / len(STATUSES)
+    fig, ax = plt.subplots(figsize=(10, 5))
+    labels = {"active": "default (active)", "archived": "archive", "all": "all"}
+    for j, status in enumerate(STATUSES):
+        values = [by_status[status][c]["p95_ms"] for c in classes]
+        ax.bar([i + (j - 1) * width for i in range(len(classes))], values, width, label=labels[status])
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yscale("log")
+    ax.axhline(10, color="grey", linestyle="--", linewidth=1)
+    ax.axhline(30, color="grey", linestyle=":", linewidth=1)
+    ax.set_ylabel("p95 latency, ms (log scale)")
+    ax.set_title(f"The board's search by scope, {n:,} notices (dashed: 10 ms, dotted: 30 ms)")
+    ax.legend(loc="upper left")
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def fmt(value, spec):
     return "-" if value is None else format(value, spec)
 
@@ -636,8 +687,19 @@ def main():
             phase(f"{name} queries", started)
             engines[name] = stats
 
+        by_status = None
+        if "board" in engines:
+            started = time.perf_counter()
+            by_status = measure_board_statuses(app, queries, today_date, args.repeats)
+            phase("board by scope", started)
+            for status, classes in by_status.items():
+                log(f"board {status:9} " + "  ".join(
+                    f"{cls}: {c['median_ms']:.1f}/{c['p95_ms']:.1f} ms" for cls, c in classes.items()
+                ))
+
     print_table(args.n, engines)
     result = {
+        "board_by_status": by_status,
         "n": args.n,
         "public_notices": len(docs),
         "today": today_date.isoformat(),
@@ -660,6 +722,8 @@ def main():
         with open(os.path.join(RESULTS, f"search_peers{suffix}.json"), "w") as f:
             json.dump(result, f, ensure_ascii=False, indent=1)
         plot(args.n, engines, os.path.join(RESULTS, f"search_latency{suffix}.png"))
+        if by_status:
+            plot_statuses(args.n, by_status, os.path.join(RESULTS, f"search_scopes{suffix}.png"))
     log(f"\nwrote {os.path.relpath(RESULTS)}/search_peers.json and search_latency.png (and _{args.n} copies)")
     log("phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()))
 

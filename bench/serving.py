@@ -19,6 +19,9 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LUA = os.path.join(ROOT, "bench", "p95.lua")
+MIXED_LUA = os.path.join(ROOT, "bench", "mixed.lua")
+# Searches before the workers' memory is read: what a day of readers leaves behind.
+SEARCHES_BEFORE_MEMORY = 10_000
 
 
 def free_port():
@@ -79,15 +82,41 @@ def worker_memory(server):
     return [int(rss) / 1024 for rss in children[1::2]]
 
 
-def wrk(url, seconds, connections):
+def wrk(url, seconds, connections, paths=None):
+    """Load ``url`` (or, with ``paths``, each of those paths on it in turn) with wrk."""
+    env = dict(os.environ, PATHS=paths) if paths else None
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", LUA, url],
-        capture_output=True, text=True, check=True,
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
+         "-s", MIXED_LUA if paths else LUA, url],
+        capture_output=True, text=True, check=True, env=env,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p95 = float(re.search(r"p95_us=([\d.]+)", out).group(1)) / 1000
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p95_ms": p95, "non_2xx": int(errors.group(1)) if errors else 0}
+    requests = re.search(r"(\d+) requests in", out)
+    return {"rps": rps, "p95_ms": p95, "non_2xx": int(errors.group(1)) if errors else 0,
+            "requests": int(requests.group(1)) if requests else 0}
+
+
+def mixed_searches(db, path):
+    """Write the default searches of every query class (the search benchmark's own queries) to
+    ``path``, one URL path a line, and return how many."""
+    import urllib.parse
+
+    sys.path[:0] = [ROOT, os.path.join(ROOT, "bench")]
+    from bench.search_peers import make_queries
+
+    with sqlite3.connect(db) as conn:
+        numbers = {n for (n,) in conn.execute("SELECT document_number FROM loss_item")}
+        kinds = sorted(k for (k,) in conn.execute("SELECT DISTINCT kind FROM notice"))
+    queries = make_queries(20, numbers, kinds)
+    lines = [
+        "/search?" + urllib.parse.urlencode({"q": q.text, **({"type": q.kind} if q.kind else {})})
+        for q in queries
+    ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return len(lines)
 
 
 def main():
@@ -105,19 +134,32 @@ def main():
     server, first_answer = start(args.db, args.index, port)
     base = f"http://127.0.0.1:{port}"
     # Slow pages last: requests wrk leaves queued in the workers would hold up the next page.
+    searches = os.path.join(os.path.dirname(args.out), "mixed_searches.txt")
+    mixed_searches(args.db, searches)
     pages = {
         "trivial (/healthz)": "/healthz",
         "notice page": f"/notices/{ref}",
         "front page": "/",
+        "type list": "/types/loss_declaration",
+        "archive": "/archive",
         "API list": "/api/v1/notices?per_page=20",
         "API search": "/api/v1/notices?q=%E9%81%93%E8%B7%AF%E7%A1%AC%E5%8C%96",
         "search page": "/search?q=%E5%B7%A5%E8%B5%84+%E6%8B%89%E8%90%A8",
+        "search page, mixed classes": searches,
     }
     try:
         results = {}
         for name, path in pages.items():
-            wrk(base + path, 2, args.connections)  # warm every worker before timing
-            results[name] = wrk(base + path, args.seconds, args.connections)
+            mixed = path == searches
+            target = (base + "/", path) if mixed else (base + path, None)
+            wrk(target[0], 2, args.connections, target[1])  # warm every worker before timing
+            results[name] = wrk(target[0], args.seconds, args.connections, target[1])
+            settle(base)
+        # Then enough mixed searches that each worker has answered thousands.
+        done = results["search page, mixed classes"]["requests"]
+        while done < SEARCHES_BEFORE_MEMORY:
+            seconds = max(5, int((SEARCHES_BEFORE_MEMORY - done) / max(results["search page, mixed classes"]["rps"], 1)) + 1)
+            done += wrk(base + "/", seconds, args.connections, searches)["requests"]
             settle(base)
         memory = worker_memory(server)
     finally:
@@ -127,6 +169,7 @@ def main():
     for figures in results.values():
         figures["ratio"] = figures["rps"] / ceiling
     report = {"notices": notices, "first_answer_s": first_answer, "worker_rss_mb": memory,
+              "searches_before_memory": done,
               "seconds": args.seconds, "connections": args.connections, "pages": results}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
