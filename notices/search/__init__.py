@@ -22,6 +22,7 @@ from notices.search.engine import ARCHIVE  # noqa: F401
 from notices.search.engine import LIVE  # noqa: F401
 from notices.search.engine import TEXT_VERSION  # noqa: F401
 from notices.search.engine import Hit  # noqa: F401
+from notices.search.engine import IndexBusy  # noqa: F401
 from notices.search.engine import Results  # noqa: F401
 from notices.search.engine import build_query  # noqa: F401
 from notices.search.engine import check  # noqa: F401
@@ -29,6 +30,7 @@ from notices.search.engine import create_index  # noqa: F401
 from notices.search.engine import drain  # noqa: F401
 from notices.search.engine import drain_quietly  # noqa: F401
 from notices.search.engine import forget_readers  # noqa: F401
+from notices.search.engine import held  # noqa: F401
 from notices.search.engine import indexed  # noqa: F401
 from notices.search.engine import init_app  # noqa: F401
 from notices.search.engine import move_expired  # noqa: F401

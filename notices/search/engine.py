@@ -6,6 +6,7 @@ syntax. See the package's docstring for how the index follows the database.
 import logging
 import os
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -23,6 +24,7 @@ from whoosh.index import LockError
 from whoosh.reading import MultiReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
+from whoosh.util.filelock import try_for
 from whoosh.writing import CLEAR
 
 from notices import wording
@@ -182,10 +184,52 @@ def tier_of(doc, today):
     return LIVE if live else ARCHIVE
 
 
-def _writer(tier, timeout):
+def _writer(tier, timeout, **options):
+    """Return a writer of one tier, taking its lock unless this process holds it already."""
     # Segments stay separate files: a compound segment is copied out of its memory map each
     # time a searcher opens it (70–80 ms a query at 100,000 notices, and memory per worker).
-    return open_index(tier).writer(timeout=timeout, compound=False)
+    options["compound"] = False
+    if _dir() not in _held:
+        return open_index(tier).writer(timeout=timeout, **options)
+    if options.get("procs", 1) > 1:
+        # A multiprocess writer hands its own keywords on to its sub-writers, which never
+        # lock and say so themselves: given _lk twice, they die and the commit is empty.
+        options["subargs"] = {"limitmb": options.get("limitmb", 128), "compound": False}
+    return open_index(tier).writer(_lk=False, **options)
+
+
+class IndexBusy(Exception):
+    """Another process kept the index's write locks for longer than we could wait."""
+
+
+# Index folders whose write locks this process holds through held().
+_held = set()
+
+
+@contextmanager
+def held(timeout=60):
+    """Hold both tiers' write locks for the duration of a bulk change (an import).
+
+    Every other process's drain finds the locks taken and leaves the outbox to the holder,
+    which drains or rebuilds (both use the held locks) before it lets go: otherwise the first
+    editor to publish something during a bulk load would index the load's rows, as fast as
+    they come, inside a web request. Meanwhile the search is as it was when the locks were
+    taken, as during a rebuild.
+    """
+    path = _dir()
+    locks = []
+    try:
+        for tier in TIERS:
+            lock = open_index(tier).lock("WRITELOCK")
+            if not try_for(lock.acquire, timeout=timeout, delay=0.1):
+                raise IndexBusy(f"the search index at {path} is being written by another process")
+            locks.append(lock)
+        _held.add(path)
+        yield
+    finally:
+        _held.discard(path)
+        for lock in locks:
+            lock.release()
 
 
 def _writers_if_free():
@@ -360,9 +404,7 @@ def reindex(notices, progress=None):
     try:
         # The archive is nearly everything: analysed in two processes, each writing its own
         # segment, as the rebuild of 100,000 notices must fit in a minute.
-        writers[ARCHIVE] = open_index(ARCHIVE).writer(
-            timeout=60, limitmb=256, procs=2, multisegment=True, compound=False
-        )
+        writers[ARCHIVE] = _writer(ARCHIVE, timeout=60, limitmb=256, procs=2, multisegment=True)
         reading()
         settled = db.session.scalar(db.select(db.func.max(IndexOutbox.id)))
         today = expiry.board_today(expiry.utcnow())
