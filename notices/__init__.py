@@ -51,6 +51,8 @@ def create_app(test_config=None, instance_path=None):
         # this many, and this many bytes of them; an API page of 100 notices is about 150 KB.
         PAGE_CACHE_ENTRIES=4096,
         PAGE_CACHE_BYTES=48 * 1024 * 1024,
+        # Notices as shown (worded, masked, dated) each worker keeps for search results.
+        SHOWN_CACHE_ENTRIES=4096,
         # Flask-WTF would look for Flask-Babel; WTForms' own Chinese messages are used instead.
         WTF_I18N_ENABLED=False,
         # Errors from the database never quote the values they were given (phone numbers,

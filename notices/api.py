@@ -119,7 +119,7 @@ def _listing(today, type, status, page, per_page, date_from, date_to):
 
 def _page_json(notices, today, total, page, per_page, facets):
     return {
-        "items": [notice_json(board.show(n, today)) for n in notices],
+        "items": [notice_json(pages.show(n, today)) for n in notices],
         "total": total,
         "page": page,
         "per_page": per_page,
@@ -143,7 +143,7 @@ def notice(ref):
     notice = board.find(ref)
     if notice is None:
         return error_response(404, f"no published notice with ref {ref}")
-    return notice_json(board.show(notice, expiry.board_today(expiry.utcnow())))
+    return notice_json(pages.show(notice, expiry.board_today(expiry.utcnow())))
 
 
 @bp.post("/submissions")

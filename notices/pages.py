@@ -28,6 +28,7 @@ from flask_login import current_user
 from notices import board
 from notices import expiry
 from notices import urls
+from notices.models import PUBLIC_STATUSES
 
 
 class LRU:
@@ -84,6 +85,7 @@ class Kept:
 
 def init_app(app):
     app.extensions["pages"] = LRU(app.config["PAGE_CACHE_ENTRIES"], app.config["PAGE_CACHE_BYTES"])
+    app.extensions["shown"] = LRU(app.config["SHOWN_CACHE_ENTRIES"])
 
 
 def serve(render, depends_on=None, **args):
@@ -118,3 +120,21 @@ def serve(render, depends_on=None, **args):
         cache.put(key, kept, len(body))
     return kept.response()
 
+
+def show(notice, today):
+    """Return ``board.show(notice, today)``, kept in this worker for public notices.
+
+    A published notice never changes except by revocation, so what the public sees of it
+    depends on its ref, its status and the day alone. Only the wording, fields and lines are
+    kept; each answer carries the row it was asked for.
+    """
+    if notice.status not in PUBLIC_STATUSES:
+        return board.show(notice, today)
+    shown = current_app.extensions["shown"]
+    key = (notice.ref, notice.status, today)
+    kept = shown.get(key)
+    if kept is None:
+        made = board.show(notice, today)
+        shown.put(key, dataclasses.replace(made, notice=None))
+        return made
+    return dataclasses.replace(kept, notice=notice)

@@ -62,7 +62,7 @@ def _front_page(today):
     columns = []
     for kind in kinds.KINDS.values():
         query = board.listing("active", today, kind.code).limit(FRONT_PAGE_PER_KIND)
-        shown = [board.show(n, today) for n in db.session.scalars(query)]
+        shown = [pages.show(n, today) for n in db.session.scalars(query)]
         columns.append((kind, shown, counts.get(kind.code, 0)))
     return render_template("public/index.html", columns=columns, today=today)
 
@@ -75,7 +75,7 @@ def kind(code):
 
 def _kind_page(today, code, page):
     pagination = _paginate(board.listing("active", today, code), page)
-    shown = [board.show(n, today) for n in pagination.items]
+    shown = [pages.show(n, today) for n in pagination.items]
     return render_template(
         "public/kind.html", kind=kinds.get(code), shown=shown, pagination=pagination, today=today
     )
@@ -92,7 +92,7 @@ def notice(ref):
 
 
 def _notice_page(today, ref):
-    shown = board.show(board.find(ref), today)
+    shown = pages.show(board.find(ref), today)
     return render_template("public/notice.html", shown=shown, today=today)
 
 
@@ -122,7 +122,7 @@ def _archive_page(today, type, month, page):
         kind=kinds.get(type) if type else None,
         month=month,
         months=board.archive_months(today, type),
-        shown=[board.show(n, today) for n in pagination.items],
+        shown=[pages.show(n, today) for n in pagination.items],
         pagination=pagination,
         today=today,
     )
@@ -176,7 +176,7 @@ def search_page():
         lookups.missed()
     if page > board.last_page(found.total, per_page):
         abort(404)
-    shown = [board.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
+    shown = [pages.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
     suggestions = {}
     if not found.total and form.status.data != "all":
         suggestions["all"] = search.search(form.q.data, status="all", per_page=1, **options).total

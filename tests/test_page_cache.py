@@ -324,5 +324,39 @@ def test_a_restore_gives_a_new_generation_and_the_restored_listings(app, client,
     assert ref in text(client.get("/archive"))
 
 
+def test_search_results_show_each_notice_once_per_status_and_day(app, client, editor, make_notice,
+                                                                 today, monkeypatch):
+    """Rows of search results are kept as shown; a revocation shows the row anew, revoked."""
+    ref = make_notice("loss_declaration", day=today).ref
+    calls = []
+    show = board.show
+    monkeypatch.setattr(board, "show", lambda notice, day: calls.append(notice.ref) or show(notice, day))
+    searches = ["/search?q=扎西央珍&status=all", "/api/v1/notices?q=扎西央珍&status=all"]
+    for url in searches:
+        assert ref in text(client.get(url))
+    assert calls == [ref]
+    with app.app_context():
+        services.revoke(_load(ref), db.session.merge(editor), "提交人申请撤销", now=expiry.utcnow())
+    calls.clear()  # the index's own document of the revoked notice
+    assert "已撤销" in text(client.get(searches[0]))
+    assert client.get(searches[1]).json["items"][0]["status"] == "revoked"
+    assert calls == [ref]
+
+
 def _load(ref):
     return db.session.scalar(db.select(Notice).where(Notice.ref == ref))
+
+
+def test_a_kept_row_is_what_board_show_makes_of_the_notice(app, make_notice, today):
+    """Every type, an ID number in a name included: the kept row is board.show's, masked."""
+    refs = [
+        make_notice(code, day=today).ref
+        for code in ["supplier_call", "expert_call", "wage_clearance"]
+    ] + [make_notice("loss_declaration", day=today, declarant="540102199001011233").ref]
+    with app.test_request_context():
+        for ref in refs:
+            notice = _load(ref)
+            made = board.show(notice, today)
+            assert pages.show(notice, today) == made  # as made, then kept
+            assert pages.show(notice, today) == made  # from the cache, with this row
+            assert "540102199001011233" not in repr(pages.show(notice, today))
