@@ -48,9 +48,10 @@ def create_app(test_config=None, instance_path=None):
         # Notices per page on listings and in the API unless the client asks otherwise.
         PER_PAGE=20,
         # Rendered pages each worker keeps for anonymous readers (notices/pages.py): at most
-        # this many, and this many bytes of them; an API page of 100 notices is about 150 KB.
+        # this many, and this many bytes of them (a permalink is 2 to 3 KB, a listing up to
+        # 25 KB, an API page of 100 notices about 120 KB).
         PAGE_CACHE_ENTRIES=4096,
-        PAGE_CACHE_BYTES=48 * 1024 * 1024,
+        PAGE_CACHE_BYTES=32 * 1024 * 1024,
         # Notices as shown (worded, masked, dated) each worker keeps for search results.
         SHOWN_CACHE_ENTRIES=4096,
         # Flask-WTF would look for Flask-Babel; WTForms' own Chinese messages are used instead.
