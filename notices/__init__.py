@@ -9,6 +9,7 @@ from notices import cli
 from notices import editor
 from notices import errors
 from notices import logs
+from notices import pages
 from notices import public
 from notices import search
 from notices import security
@@ -46,6 +47,13 @@ def create_app(test_config=None, instance_path=None):
         NOTICE_WINDOW_DAYS=30,
         # Notices per page on listings and in the API unless the client asks otherwise.
         PER_PAGE=20,
+        # Rendered pages each worker keeps for anonymous readers (notices/pages.py): at most
+        # this many, and this many bytes of them (a permalink is 2 to 3 KB, a listing up to
+        # 25 KB, an API page of 100 notices about 120 KB).
+        PAGE_CACHE_ENTRIES=4096,
+        PAGE_CACHE_BYTES=32 * 1024 * 1024,
+        # Notices as shown (worded, masked, dated) each worker keeps for search results.
+        SHOWN_CACHE_ENTRIES=4096,
         # Flask-WTF would look for Flask-Babel; WTForms' own Chinese messages are used instead.
         WTF_I18N_ENABLED=False,
         # Errors from the database never quote the values they were given (phone numbers,
@@ -104,6 +112,7 @@ def create_app(test_config=None, instance_path=None):
     login_manager.init_app(app)
     limiter.init_app(app)
     templating.init_app(app)
+    pages.init_app(app)
     security.init_app(app)
     logs.init_app(app)
     errors.init_app(app)

@@ -11,6 +11,7 @@ from notices import documents
 from notices import expiry
 from notices import kinds
 from notices import lookups
+from notices import pages
 from notices import search
 from notices import services
 from notices.extensions import db
@@ -90,29 +91,39 @@ def notices():
     if sort not in ("relevance", "date"):
         raise BadParameter("sort", "sort must be relevance or date")
     date_from, date_to = _date_arg("from"), _date_arg("to")
-    today = expiry.board_today(expiry.utcnow())
     q = request.args.get("q", "").strip()
-    if q or request.args.get("issuer"):
-        found = search.search(
-            q, today=today, kind=code, status=status, date_from=date_from, date_to=date_to,
-            issuer=request.args.get("issuer") or None, sort=sort, page=page, per_page=per_page,
+    if not (q or request.args.get("issuer")):
+        # The same for every reader until the data or the day changes: kept (notices/pages.py).
+        return pages.serve(
+            _listing, type=code, status=status, page=page, per_page=per_page,
+            date_from=date_from, date_to=date_to,
         )
-        notices, total = board.in_rank_order([hit.ref for hit in found.hits]), found.total
-        if not total and search.numbers_in(q):
-            lookups.missed()
-        extra = {"facets": found.facets}
-    else:
-        every_kind = board.published_between(board.listing(status, today), date_from, date_to)
-        query = every_kind.where(Notice.kind == code) if code else every_kind
-        pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
-        notices, total = pagination.items, pagination.total
-        extra = {"facets": board.kind_counts(every_kind)}
+    today = expiry.board_today(expiry.utcnow())
+    found = search.search(
+        q, today=today, kind=code, status=status, date_from=date_from, date_to=date_to,
+        issuer=request.args.get("issuer") or None, sort=sort, page=page, per_page=per_page,
+    )
+    if not found.total and search.numbers_in(q):
+        lookups.missed()
+    notices = board.in_rank_order([hit.ref for hit in found.hits])
+    return _page_json(notices, today, found.total, page, per_page, found.facets)
+
+
+def _listing(today, type, status, page, per_page, date_from, date_to):
+    every_kind = board.published_between(board.listing(status, today), date_from, date_to)
+    query = every_kind.where(Notice.kind == type) if type else every_kind
+    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    facets = board.kind_counts(every_kind)
+    return _page_json(pagination.items, today, pagination.total, page, per_page, facets)
+
+
+def _page_json(notices, today, total, page, per_page, facets):
     return {
-        "items": [notice_json(board.show(n, today)) for n in notices],
+        "items": [notice_json(pages.show(n, today)) for n in notices],
         "total": total,
         "page": page,
         "per_page": per_page,
-        **extra,
+        "facets": facets,
     }
 
 
@@ -132,7 +143,7 @@ def notice(ref):
     notice = board.find(ref)
     if notice is None:
         return error_response(404, f"no published notice with ref {ref}")
-    return notice_json(board.show(notice, expiry.board_today(expiry.utcnow())))
+    return notice_json(pages.show(notice, expiry.board_today(expiry.utcnow())))
 
 
 @bp.post("/submissions")

@@ -114,6 +114,11 @@ def restore(path):
             live.close()
     # A login open when the backup was taken may have been ended since: everyone logs in again.
     accounts.end_all_sessions(now=expiry.utcnow())
+    # The backup brings back the generation it was taken at, and workers may still keep pages
+    # under it: made from the same data, unless the file was changed since by something that
+    # never touches the generation (a copy edited by hand, another tool). A new one costs each
+    # worker one render per page.
+    board.touch_generation()
     db.session.commit()
     indexed = search.reindex(board.public_notices())
 

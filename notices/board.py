@@ -3,6 +3,7 @@
 Pages and the API both read through here, so a notice is listed, dated and masked the same
 way everywhere.
 """
+import secrets
 from dataclasses import dataclass
 
 from flask import abort
@@ -10,17 +11,21 @@ from flask import current_app
 from sqlalchemy import extract
 from sqlalchemy import func
 from sqlalchemy import or_
+from sqlalchemy import update
 from sqlalchemy.orm import selectinload
 
 from notices import documents
 from notices import expiry
 from notices.extensions import db
 from notices.models import PUBLIC_STATUSES
+from notices.models import Generation
 from notices.models import LossItem
 from notices.models import Notice
 from notices.wording import Text
 
 LISTING_STATUSES = ("active", "archived", "all")
+# The id of the generation table's one row.
+GENERATION_ID = 1
 
 
 @dataclass
@@ -70,6 +75,29 @@ def draft_text(notice, today, masked=True):
     end = notice.window_end or expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
     fields = public_fields(notice) if masked else kind.fields_of(notice, masked=False)
     return kind.text(fields, start, end)
+
+
+def generation():
+    """Return the data generation, or None if the database has none (a listing may then be
+    kept by no one)."""
+    return db.session.scalar(db.select(Generation.value).where(Generation.id == GENERATION_ID))
+
+
+def touch_generation():
+    """Give the board a new data generation, in the caller's transaction; commit as usual.
+
+    Every writer that changes what the public listings show calls this before its commit:
+    approve and revoke (services._transition), recorded expiry (services.expire_due), a
+    restore, a bulk import. Pages kept by any worker under the old generation are not served
+    again once the commit is seen, and a writer that forgets this leaves the listings stale
+    until the board's day turns.
+    """
+    db.session.execute(
+        update(Generation)
+        .where(Generation.id == GENERATION_ID)
+        .values(value=secrets.token_hex(16))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def find(ref):

@@ -193,6 +193,24 @@ class IndexOutbox(db.Model):
         return f"<IndexOutbox {self.ref}>"
 
 
+class Generation(db.Model):
+    """The data generation: one row whose value changes with anything public listings show.
+
+    Workers keep rendered pages under the generation they were rendered at (notices/pages.py)
+    and read this row on every request, so a change committed through one worker is seen on
+    the next request to any other. See board.touch_generation.
+    """
+
+    # Always 1: there is one generation for the whole board.
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random (secrets.token_hex), never counted: a restored database must not present a value
+    # a worker has seen for other data.
+    value: Mapped[str] = mapped_column(String(32))
+
+    def __repr__(self):
+        return f"<Generation {self.value}>"
+
+
 class AuditEntry(db.Model):
     """Who did what to which notice, when and why; rows are only ever added."""
 

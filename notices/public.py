@@ -1,5 +1,4 @@
 """Pages for everyone: the front page, a page per type, permalinks and the archive."""
-import functools
 import re
 
 from flask import Blueprint
@@ -7,8 +6,6 @@ from flask import abort
 from flask import current_app
 from flask import render_template
 from flask import request
-from flask import session
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 from wtforms import SelectField
@@ -21,8 +18,8 @@ from notices import expiry
 from notices import forms
 from notices import kinds
 from notices import lookups
+from notices import pages
 from notices import search
-from notices import urls
 from notices import wording
 from notices.extensions import db
 
@@ -36,8 +33,8 @@ def _page():
     return board.page_number(request.args.get("page"))
 
 
-def _paginate(query):
-    return board.paginate(query, _page(), current_app.config["PER_PAGE"])
+def _paginate(query, page):
+    return board.paginate(query, page, current_app.config["PER_PAGE"])
 
 
 def _kind_or_404(code):
@@ -57,12 +54,15 @@ def healthz():
 @bp.get("/")
 def index():
     """Show the active notices grouped by type, as the newspaper's column does."""
-    today = expiry.board_today(expiry.utcnow())
+    return pages.serve(_front_page)
+
+
+def _front_page(today):
     counts = board.counts("active", today)
     columns = []
     for kind in kinds.KINDS.values():
         query = board.listing("active", today, kind.code).limit(FRONT_PAGE_PER_KIND)
-        shown = [board.show(n, today) for n in db.session.scalars(query)]
+        shown = [pages.show(n, today) for n in db.session.scalars(query)]
         columns.append((kind, shown, counts.get(kind.code, 0)))
     return render_template("public/index.html", columns=columns, today=today)
 
@@ -70,12 +70,14 @@ def index():
 @bp.get("/types/<code>")
 def kind(code):
     """List the active notices of one type."""
-    kind = _kind_or_404(code)
-    today = expiry.board_today(expiry.utcnow())
-    pagination = _paginate(board.listing("active", today, kind.code))
-    shown = [board.show(n, today) for n in pagination.items]
+    return pages.serve(_kind_page, code=_kind_or_404(code).code, page=_page())
+
+
+def _kind_page(today, code, page):
+    pagination = _paginate(board.listing("active", today, code), page)
+    shown = [pages.show(n, today) for n in pagination.items]
     return render_template(
-        "public/kind.html", kind=kind, shown=shown, pagination=pagination, today=today
+        "public/kind.html", kind=kinds.get(code), shown=shown, pagination=pagination, today=today
     )
 
 
@@ -85,47 +87,42 @@ def notice(ref):
     status = board.public_status(ref)
     if status is None:
         abort(404)
-    today = expiry.board_today(expiry.utcnow())
-    if current_user.is_authenticated or session.get("_flashes"):
-        return _render_notice(ref, today)
-    return _cached_notice(ref, status, today)
+    # A published notice changes only by revocation: its page is kept across generations.
+    return pages.serve(_notice_page, depends_on=status, ref=ref)
 
 
-def _render_notice(ref, today):
-    return render_template("public/notice.html", shown=board.show(board.find(ref), today), today=today)
-
-
-@functools.lru_cache(maxsize=4096)
-def _cached_notice(ref, status, today):
-    # A published notice never changes: what a reader sees depends only on its status
-    # (revocation) and the day (the window line). Permalinks are most of the board's
-    # traffic, so each worker keeps recent pages as rendered for anonymous readers.
-    # The page is rendered as if asked at the board's public address with nothing else, so
-    # no Host, scheme or prefix one client sent is kept and served to the others.
-    with urls.board_request("public.notice", ref=ref):
-        return _render_notice(ref, today)
+def _notice_page(today, ref):
+    shown = pages.show(board.find(ref), today)
+    return render_template("public/notice.html", shown=shown, today=today)
 
 
 @bp.get("/archive")
 def archive():
     """Browse expired and revoked notices by type and month."""
     code = request.args.get("type") or None
-    kind = _kind_or_404(code) if code else None
+    if code:
+        _kind_or_404(code)
     month = request.args.get("month") or None
-    today = expiry.board_today(expiry.utcnow())
-    query = board.listing("archived", today, code)
     if month:
         match = re.fullmatch(r"(\d{4})-(\d{1,2})", month)
         if not match or not 1 <= int(match.group(2)) <= 12:
             abort(400, description="月份格式应为 年-月,如 2024-03")
-        query = board.in_month(query, int(match.group(1)), int(match.group(2)))
-    pagination = _paginate(query)
+        # One spelling per month (2024-3 and 2024-03, digits of any script), one kept page.
+        month = f"{int(match.group(1)):04d}-{int(match.group(2)):02d}"
+    return pages.serve(_archive_page, type=code, month=month, page=_page())
+
+
+def _archive_page(today, type, month, page):
+    query = board.listing("archived", today, type)
+    if month:
+        query = board.in_month(query, int(month[:4]), int(month[5:]))
+    pagination = _paginate(query, page)
     return render_template(
         "public/archive.html",
-        kind=kind,
+        kind=kinds.get(type) if type else None,
         month=month,
-        months=board.archive_months(today, code),
-        shown=[board.show(n, today) for n in pagination.items],
+        months=board.archive_months(today, type),
+        shown=[pages.show(n, today) for n in pagination.items],
         pagination=pagination,
         today=today,
     )
@@ -179,14 +176,14 @@ def search_page():
         lookups.missed()
     if page > board.last_page(found.total, per_page):
         abort(404)
-    shown = [board.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
+    shown = [pages.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
     suggestions = {}
     if not found.total and form.status.data != "all":
         suggestions["all"] = search.search(form.q.data, status="all", per_page=1, **options).total
-    pages = -(-found.total // per_page)
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
-        pages=pages, suggestions=suggestions, words=search.split_query(form.q.data)[1],
+        pages=-(-found.total // per_page), suggestions=suggestions,
+        words=search.split_query(form.q.data)[1],
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
+from notices import board
 from notices import expiry
 from notices import search
 from notices.extensions import db
@@ -37,7 +38,7 @@ STATUS_NAMES = {
 # What a submitter over FLASK_SUBMIT_RATE_LIMIT is told, on the form and by the API.
 SUBMIT_LIMIT_MESSAGE = "提交过于频繁。每个网络地址每小时可提交的公告数量有限,请稍后再试。"
 
-# Transitions that change what the public search finds.
+# Transitions that change what the public search finds, and the public listings show.
 INDEXED_ACTIONS = ("approve", "revoke")
 
 # How each transition is named in a refusal: 不能发布, 不能撤销 …
@@ -249,6 +250,7 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
         raise NoticeError.on("status", f"公告状态已被他人更改,不能{ACTIONS[action]}")
     if action in INDEXED_ACTIONS:
         db.session.add(IndexOutbox(ref=notice.ref, created_at=now))
+        board.touch_generation()
     db.session.add(
         AuditEntry(
             notice_id=notice.id,
@@ -333,5 +335,9 @@ def expire_due(today, *, now):
     for notice in due:
         notice.expired_at = now
         notice.events.append(AuditEntry(action="expire", actor="系统", created_at=now))
+    if due:
+        # The listings already left these out by date; the record changes with a generation
+        # all the same, so that no kept page outlives a change to what it was made from.
+        board.touch_generation()
     db.session.commit()
     return len(due)

@@ -15,6 +15,7 @@ from notices import services
 from notices.accounts import create_user
 from notices.extensions import db
 from notices.models import AuditEntry
+from notices.models import Generation
 from notices.models import LossItem
 from notices.models import Notice
 from notices.models import User
@@ -278,3 +279,14 @@ def test_a_restore_ends_every_login(app, runner, board, tmp_path):
     result = runner.invoke(args=["restore", "--yes", str(path)])
     assert result.exit_code == 0, result.output
     assert client.get("/editor/").status_code == 302
+
+
+def test_a_restore_gives_the_board_a_new_generation(app, runner, saved):
+    """The file brings back the data generation it was taken at; the restore replaces it, so no
+    worker takes a page it kept under that generation for the data restored."""
+    with read_only(saved) as copy:
+        (backed_up,) = copy.execute("SELECT value FROM generation").fetchone()
+    result = runner.invoke(args=["restore", "--yes", str(saved)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.get(Generation, 1).value not in (None, backed_up)

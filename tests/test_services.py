@@ -7,6 +7,7 @@ from conftest import at
 from conftest import seed_data
 from sqlalchemy import update
 
+from notices import board
 from notices import expiry
 from notices import kinds
 from notices import services
@@ -233,3 +234,33 @@ def test_sql_active_clause_agrees_with_is_expired(app, make_notice):
                 db.select(db.func.count(Notice.id)).where(expiry.active_clause(Notice.window_end, today))
             )
             assert (sql_active == 1) is (not expiry.is_expired(date(2026, 8, 9), today))
+
+
+def generation(app):
+    with app.app_context():
+        return board.generation()
+
+
+def test_every_change_to_the_listings_gives_a_new_generation(app, editor, make_notice):
+    """Approvals, revocations and recorded expiry each give the board a new data generation in
+    their own transaction; a submission, a rejection and a withdrawal change no listing and
+    leave it."""
+    before = generation(app)
+    assert before
+    make_notice("loss_declaration", status="submitted")
+    make_notice("loss_declaration", index=1, status="rejected")
+    make_notice("loss_declaration", index=2, status="withdrawn")
+    assert generation(app) == before
+    make_notice("loss_declaration", index=3)
+    approved = generation(app)
+    assert approved != before
+    make_notice("loss_declaration", index=4, status="revoked")
+    revoked = generation(app)
+    assert revoked != approved
+    with app.app_context():
+        assert services.expire_due(date(2024, 4, 8), now=expiry.utcnow()) == 1
+    expired = generation(app)
+    assert expired != revoked
+    with app.app_context():
+        assert services.expire_due(date(2024, 4, 8), now=expiry.utcnow()) == 0
+    assert generation(app) == expired
