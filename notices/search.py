@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -39,6 +40,7 @@ from whoosh.fields import TEXT
 from whoosh.fields import Schema
 from whoosh.index import LockError
 from whoosh.scoring import BM25F
+from whoosh.util.filelock import try_for
 from whoosh.writing import CLEAR
 
 from notices import documents
@@ -313,9 +315,50 @@ def drain(limit=500):
 
 def _writer_if_free(ix):
     try:
-        return ix.writer(timeout=0)
+        return _writer(ix, timeout=0)
     except LockError:
         return None
+
+
+class IndexBusy(Exception):
+    """Another process kept the index's write lock for longer than we could wait."""
+
+
+# Index folders whose write lock this process holds through held().
+_held = set()
+
+
+def _writer(ix, timeout, **options):
+    """Return a writer of ``ix``, taking its lock unless this process holds it already."""
+    if _dir() not in _held:
+        return ix.writer(timeout=timeout, **options)
+    if options.get("procs", 1) > 1:
+        # A multiprocess writer hands its own keywords on to its sub-writers, which never
+        # lock and say so themselves: given _lk twice, they die and the commit is empty.
+        options["subargs"] = {"limitmb": options.get("limitmb", 128)}
+    return ix.writer(_lk=False, **options)
+
+
+@contextmanager
+def held(timeout=60):
+    """Hold the index's write lock for the duration of a bulk change (an import).
+
+    Every other process's drain finds the lock taken and leaves the outbox to the holder,
+    which drains or rebuilds (both use the held lock) before it lets go: otherwise the first
+    editor to publish something during a bulk load would index the load's rows, as fast as
+    they come, inside a web request. Meanwhile the search is as it was when the lock was
+    taken, as during a rebuild.
+    """
+    path = _dir()
+    lock = open_index().lock("WRITELOCK")
+    if not try_for(lock.acquire, timeout=timeout, delay=0.1):
+        raise IndexBusy(f"the search index at {path} is being written by another process")
+    _held.add(path)
+    try:
+        yield
+    finally:
+        _held.discard(path)
+        lock.release()
 
 
 def drain_quietly():
@@ -346,7 +389,7 @@ def reindex(notices, progress=None):
         # The code's fields changed: only a new index has them (nothing is lost, as the
         # database is re-read in full below).
         ix = create_index()
-    writer = ix.writer(timeout=60, limitmb=256, procs=2, multisegment=True)
+    writer = _writer(ix, timeout=60, limitmb=256, procs=2, multisegment=True)
     try:
         reading()
         settled = db.session.scalar(db.select(db.func.max(IndexOutbox.id)))
