@@ -421,8 +421,9 @@ def _insert_rows(lines, now):
 
 # Measured on the bench corpus at 10,000 imported notices, on two shared cores: draining the
 # outbox indexed 180–230 notices a second (one writer, a commit per 500 rows), a rebuild
-# 390–500 a second of the whole board (two writer processes, one commit). A rebuild is the
-# quicker once the rows waiting are more than about half as many as the public notices.
+# 300–500 a second of the whole board (two writer processes, one commit), 1.7 to 2.8 times
+# as fast. A rebuild is the quicker once the rows waiting are about half as many as the
+# public notices.
 REBUILD_SHARE = 0.5
 
 
