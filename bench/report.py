@@ -35,6 +35,15 @@ def search_section(peers):
     lines += ["", "| engine | index build | index size |", "|---|---|---|"]
     for name, figures in engines.items():
         lines.append(f"| {name} | {figures['build_seconds']:.1f} s | {figures['size_bytes'] / 1e6:.0f} MB |")
+    corpus = peers.get("corpus", {})
+    if "import_seconds" in corpus:
+        lines += [
+            "",
+            f"The corpus was loaded by the bulk import (`flask import-notices`' code, every line "
+            f"validated as a submission is): {corpus['n']:,} notices in "
+            f"{corpus['import_seconds']:.1f} s, {corpus['import_per_second']:.0f} a second, "
+            "before the index build above.",
+        ]
     best_recall = max(
         min(c["recall"] for c in f["classes"].values()) for n, f in engines.items() if n != "board"
     )
