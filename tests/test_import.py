@@ -1,3 +1,4 @@
+import copy
 import functools
 import json
 import re
@@ -28,7 +29,9 @@ def printed_lines():
     """Return every seed notice as an import line, published on the day it was printed."""
     lines = []
     for seed in seeds.SEEDS:
-        line = {"type": seed.kind, **seed.data, "published_at": at(seed.printed, 8).isoformat()}
+        # A deep copy: a test changing a loss item must not change the seed for the next test.
+        data = copy.deepcopy(seed.data)
+        line = {"type": seed.kind, **data, "published_at": at(seed.printed, 8).isoformat()}
         if kinds.get(seed.kind).submitter_sets_window:
             line["window_start"] = seed.printed.isoformat()
         lines.append(line)
@@ -178,6 +181,18 @@ def test_a_byte_order_mark_and_blank_lines_are_no_refusals(app, runner, tmp_path
     result = runner.invoke(args=["import-notices", str(path)])
     assert result.exit_code == 0, result.output
     assert counts(result) == (2, 0, 0)
+
+
+def test_bytes_that_are_no_utf8_text_or_json_nested_too_deep_are_refused(app, runner, tmp_path):
+    path = tmp_path / "bytes.jsonl"
+    path.write_bytes(json.dumps(loss_line(1)).encode() + b"\n"
+                     + '{"type": "loss_declaration", "declarant": "扎西"}'.encode("gb18030") + b"\n"
+                     + b"[" * 100_000 + b"\n" + json.dumps(loss_line(2)).encode() + b"\n")
+    result = runner.invoke(args=["import-notices", str(path)])
+    assert result.exit_code == 1
+    assert counts(result) == (2, 0, 2)
+    assert refusals(result) == {2: {"line": ["不是有效的 UTF-8 文本"]},
+                                3: {"line": ["不是有效的 JSON(嵌套过深)"]}}
 
 
 NOW = expiry.utcnow()
