@@ -1,9 +1,11 @@
 """Realistic notices of all four types for benchmarks: Tibetan names, places, companies.
 
 ``generate(n, seed)`` yields (type code, submission data, publication date) with valid
-document numbers and dates spread over five years; ``load`` submits and approves them
-through the board's own services.
+document numbers and dates spread over five years; ``write_lines`` writes them as the JSON
+Lines ``flask import-notices`` reads, and ``load`` imports such a file through the command's
+own code, every line validated as a submission is.
 """
+import json
 import random
 from datetime import date
 from datetime import datetime
@@ -12,8 +14,8 @@ from datetime import timedelta
 
 from notices import documents
 from notices import expiry
-from notices import kinds
-from notices import services
+from notices import imports
+from notices import search
 
 GIVEN = ("扎西 次仁 达瓦 尼玛 格桑 卓玛 央金 拉姆 德吉 旦增 平措 索朗 多吉 白玛 曲珍 央宗 普布 "
          "边巴 罗布 顿珠 琼达 益西 仁青 巴桑 洛桑 强巴 拉巴 米玛 次旦 贡嘎").split()
@@ -110,12 +112,24 @@ def generate(n, seed=7, start=date(2021, 11, 25), days=5 * 365):
             yield "loss_declaration", data, day
 
 
-def load(notices, editor):
-    """Submit and approve each notice on its publication date; return how many."""
+def write_lines(notices, path):
+    """Write (code, data, day) notices to ``path`` as import lines, each published at 09:00 on
+    its day; return how many."""
     count = 0
-    for code, data, day in notices:
-        when = datetime.combine(day, time(9), expiry.BOARD_TZ)
-        notice, _ = services.submit(kinds.get(code), services.flatten(data), now=when)
-        services.approve(notice, editor, now=when)
-        count += 1
+    with open(path, "w", encoding="utf-8") as f:
+        for code, data, day in notices:
+            published = datetime.combine(day, time(9), expiry.BOARD_TZ)
+            line = {"type": code, **data, "published_at": published.isoformat()}
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+            count += 1
     return count
+
+
+def load(path):
+    """Import the JSON Lines at ``path`` as `flask import-notices` does; return its report.
+
+    The search index is left to the caller (the benchmarks time its build on its own), and
+    its rows wait in the outbox, as the command leaves them before it indexes.
+    """
+    with search.held(), open(path, "rb") as lines:
+        return imports.run(lines, now=expiry.utcnow())

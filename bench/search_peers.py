@@ -18,10 +18,11 @@ For every engine: index build time and size on disk; median and p95 latency by q
 full result set against a substring truth: the public notices whose text, title or
 document numbers contain every query word (case-insensitive, filters applied).
 
-The corpus (a SQLite database loaded through the board's services, and the board's index
+The corpus (generated notices written as JSON Lines and loaded by the board's bulk import,
+``flask import-notices``, every line validated as a submission is; then the board's index
 built from it with ``search.reindex``) is cached under ``bench/.cache/N/`` with the time
-the build took; loading 100,000 notices takes about 7 minutes, so only the first run at a
-size pays it. Delete the folder (or pass ``--reindex`` to time the board's build again).
+each step took, so only the first run at a size pays for them. Delete the folder (or pass
+``--reindex`` to time the board's build again).
 
 Run (the venv needs bench/requirements.txt besides the app's requirements.txt):
 
@@ -51,7 +52,6 @@ import jieba  # noqa: E402
 import tantivy  # noqa: E402
 
 from bench import corpus  # noqa: E402
-from notices import accounts  # noqa: E402
 from notices import board  # noqa: E402
 from notices import create_app  # noqa: E402
 from notices import documents  # noqa: E402
@@ -117,16 +117,22 @@ def prepare_corpus(n, reindex=False):
         shutil.rmtree(partial, ignore_errors=True)
         os.makedirs(partial)
         app = make_app(partial)
+        lines = os.path.join(partial, "notices.jsonl")
         with app.app_context():
             flask_migrate.upgrade(directory=app.extensions["migrate"].directory)
-            editor = accounts.create_user("bench", "bench-password-1")
-            log(f"loading {n} notices through the services (cached afterwards in {folder})")
+            corpus.write_lines(corpus.generate(n), lines)
+            log(f"importing {n} notices from {os.path.relpath(lines)} (cached afterwards in {folder})")
             started = time.perf_counter()
-            corpus.load(corpus.generate(n), editor)
-            load_seconds = time.perf_counter() - started
-            log(f"  loaded in {load_seconds:.1f} s; building the board's index")
+            report = corpus.load(lines)
+            import_seconds = time.perf_counter() - started
+            if report.loaded != n:
+                raise RuntimeError(f"the import loaded {report.loaded} of {n}: {report.refused[:3]}")
+            log(f"  imported in {import_seconds:.1f} s ({n / import_seconds:.0f} a second); "
+                "building the board's index")
             build_seconds, size = reindex_board()
-        meta = {"n": n, "seed": 7, "load_seconds": load_seconds, "board_build_seconds": build_seconds,
+        os.remove(lines)
+        meta = {"n": n, "seed": 7, "import_seconds": import_seconds,
+                "import_per_second": n / import_seconds, "board_build_seconds": build_seconds,
                 "board_index_bytes": size, "built_at": time.strftime("%Y-%m-%d %H:%M:%S")}
         with open(os.path.join(partial, "meta.json"), "w") as f:
             json.dump(meta, f, indent=1)
@@ -649,7 +655,7 @@ def main():
 
     started = time.perf_counter()
     app, meta = prepare_corpus(args.n, args.reindex)
-    phase("corpus (cached)" if meta["cached"] else "corpus (load + board index build)", started)
+    phase("corpus (cached)" if meta["cached"] else "corpus (import + board index build)", started)
     peers = os.path.join(HERE, ".cache", str(args.n), "peers")
     os.makedirs(peers, exist_ok=True)
     os.makedirs(RESULTS, exist_ok=True)

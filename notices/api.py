@@ -155,10 +155,10 @@ def submissions():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error_response(400, "the body must be a JSON object")
-    kind = kinds.get(body.get("type")) if isinstance(body.get("type"), str) else None
-    if kind is None:
-        message = f"type must be one of: {', '.join(kinds.KINDS)}"
-        return error_response(422, message, {"type": [message]})
+    try:
+        kind = services.kind_of(body)
+    except NoticeError as refused:
+        return error_response(422, refused.message, refused.errors)
     data = {k: v for k, v in body.items() if k != "type"}
     try:
         notice, token = services.submit(

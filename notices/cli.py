@@ -1,4 +1,5 @@
 """Commands run as ``flask --app app COMMAND``: thin wrappers around services."""
+import json
 import secrets
 import sys
 import time
@@ -12,6 +13,7 @@ from notices import accounts
 from notices import backup
 from notices import board
 from notices import expiry
+from notices import imports
 from notices import search
 from notices import seeds
 from notices import services
@@ -96,6 +98,55 @@ def seed_demo_command(as_printed):
     when = "as printed" if as_printed else "re-dated to today"
     click.echo(f"Loaded {loaded} seed notices ({when}); {present} were already on the board.")
     click.echo(f"Editor login: {DEMO_EDITOR} / {password}")
+
+
+@click.command("import-notices")
+@click.argument("file", type=click.File("rb"))
+@with_appcontext
+def import_notices_command(file):
+    """Load published notices from a JSON Lines FILE (- for standard input)."""
+    try:
+        report = _import(file, expiry.utcnow())
+    except search.IndexBusy as error:
+        raise click.ClickException(f"{error}; nothing was imported, try again later") from None
+    if report.refused:
+        sys.exit(1)
+
+
+def _import(file, now):
+    # The index's write lock is held from the first batch to the last row indexed, so that no
+    # web request takes on indexing the import (see search.held). IndexBusy comes, if at all,
+    # before the first line is read.
+    with search.held():
+        with click.progressbar(
+            file, length=_lines_in(file), label="Importing", file=sys.stderr
+        ) as lines:
+            report = imports.run(lines, now=now)
+        for number, errors in report.refused:
+            click.echo(f"line {number}: refused {json.dumps(errors, ensure_ascii=False)}")
+        for number, ref in report.clashes:
+            click.echo(f"line {number}: skipped, ref {ref} is on the board with other content")
+        click.echo(
+            f"Loaded {report.loaded}, skipped {report.skipped} (already on the board), "
+            f"refused {len(report.refused)}."
+        )
+        if imports.rebuild_is_quicker():
+            _reindex()
+        else:
+            click.echo(f"Indexed {search.drain()} waiting changes.")
+    return report
+
+
+def _lines_in(file):
+    """Return how many lines ``file`` holds, or None if it cannot be read twice (a pipe)."""
+    if not file.seekable():
+        return None
+    count, last = 0, b"\n"
+    for chunk in iter(lambda: file.read(1 << 20), b""):
+        count += chunk.count(b"\n")
+        last = chunk[-1:]
+    file.seek(0)
+    return count + (last != b"\n")
 
 
 @click.command("create-user")
@@ -183,7 +234,7 @@ def init_app(app):
     """Register the board's commands with the app's CLI."""
     for command in (
         init_db_command, seed_demo_command, create_user_command, expire_command,
-        reindex_command, check_index_command, index_outbox_command, backup_command,
-        restore_command,
+        reindex_command, check_index_command, index_outbox_command, import_notices_command,
+        backup_command, restore_command,
     ):
         app.cli.add_command(command)

@@ -216,7 +216,7 @@ class AuditEntry(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id"), index=True)
-    # submit, approve, reject, withdraw, revoke, expire
+    # submit, approve, reject, withdraw, revoke, expire, and import (flask import-notices)
     action: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     # Kept as text too, so the trail still reads right if an account is renamed or removed.

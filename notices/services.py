@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from notices import board
 from notices import expiry
+from notices import kinds
 from notices import search
 from notices.extensions import db
 from notices.models import AuditEntry
@@ -76,6 +77,17 @@ def _flatten(messages):
 
 def hash_token(token):
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def kind_of(body):
+    """Return the notice type a submission body names in ``type``, or raise NoticeError.
+
+    The API and the bulk import both ask this, so an unknown type is refused in the same words.
+    """
+    kind = kinds.get(body.get("type")) if isinstance(body.get("type"), str) else None
+    if kind is None:
+        raise NoticeError.on("type", f"type must be one of: {', '.join(kinds.KINDS)}")
+    return kind
 
 
 def flatten(data):
@@ -211,12 +223,9 @@ def submit(kind, formdata, *, now, key=None):
 
 def _insert_with_ref(notice, kind, now):
     """Store ``notice`` under a fresh reference; return False if its token is already taken."""
-    # A random suffix keeps refs from revealing how many notices were submitted; the
-    # unique index settles the rare collision, and we draw again.
-    day = expiry.board_today(now).strftime("%Y%m%d")
+    # The unique index settles the rare collision, and we draw again.
     for _ in range(5):
-        suffix = "".join(secrets.choice(REF_ALPHABET) for _ in range(5))
-        notice.ref = f"{kind.ref_prefix}-{day}-{suffix}"
+        notice.ref = draw_ref(kind, expiry.board_today(now))
         db.session.add(notice)
         try:
             db.session.commit()
@@ -228,6 +237,16 @@ def _insert_with_ref(notice, kind, now):
             ):
                 return False
     raise RuntimeError("could not draw a free reference number")
+
+
+def draw_ref(kind, day):
+    """Return a fresh reference for a notice of ``kind`` submitted on ``day``: GY-20240308-7K3QX.
+
+    A random suffix keeps refs from revealing how many notices were submitted; it may be taken
+    already, which the caller checks (the column is unique).
+    """
+    suffix = "".join(secrets.choice(REF_ALPHABET) for _ in range(5))
+    return f"{kind.ref_prefix}-{day:%Y%m%d}-{suffix}"
 
 
 def _transition(notice, allowed, action, user, now, reason=None, **values):
@@ -288,7 +307,8 @@ def approve(notice, editor, *, now):
     )
 
 
-def _reason(reason):
+def clean_reason(reason):
+    """Return a rejection or revocation reason stripped, or raise NoticeError on ``reason``."""
     reason = (reason or "").strip()
     if not reason:
         raise NoticeError.on("reason", "请填写理由")
@@ -299,7 +319,7 @@ def _reason(reason):
 
 def reject(notice, editor, reason, *, now):
     """Refuse a submitted notice; the reason is shown to the submitter."""
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     _transition(
         notice, ("submitted",), "reject", editor, now, reason=reason,
         status="rejected", closed_at=now,
@@ -313,7 +333,7 @@ def withdraw(notice, *, now):
 
 def revoke(notice, editor, reason, *, now):
     """Revoke a published notice; it stays at its permalink with the public reason."""
-    reason = _reason(reason)
+    reason = clean_reason(reason)
     _transition(
         notice, ("published",), "revoke", editor, now, reason=reason,
         status="revoked", closed_at=now,

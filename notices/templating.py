@@ -17,6 +17,8 @@ from notices.wording import cn_date
 ACTION_NAMES = {
     "submit": "提交",
     "approve": "通过并发布",
+    # Published by `flask import-notices`, at the moment the archive says it was.
+    "import": "导入并发布",
     "reject": "退回",
     "withdraw": "撤回",
     "revoke": "撤销",

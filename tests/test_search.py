@@ -8,6 +8,7 @@ from conftest import config
 from data.corpus import NOTICES
 from data.corpus import QUERIES
 from whoosh import query as Q
+from whoosh.index import LockError
 
 from notices import board
 from notices import create_app
@@ -393,3 +394,25 @@ def test_a_rebuild_settles_the_outbox_while_others_write(app, make_notice):
         assert search.reindex(notices_while_a_worker_writes()) == 2
         assert db.session.scalar(db.select(db.func.count(IndexOutbox.id))) == 0
         assert search.check(board.public_state()) == []
+
+
+def test_a_held_index_is_left_to_its_holder(app, make_notice):
+    """A bulk change holds the index from start to end; other processes' drains leave the
+    outbox to it, and its own drain and rebuild use the lock it holds."""
+    ref = make_notice("loss_declaration").ref
+    with app.app_context():
+        with search.held():
+            # What another process's drain (a web request's, the indexer's) meets.
+            lock = search.open_index().lock("WRITELOCK")
+            assert not lock.acquire()
+            with pytest.raises(LockError):
+                search.open_index().writer(timeout=0)
+            db.session.add(IndexOutbox(ref="YS-X", created_at=expiry.utcnow()))
+            db.session.commit()
+            assert search.drain() == 1
+            # The rebuild's writer processes are given the lock too: the index is whole.
+            assert search.reindex(board.public_notices()) == 1
+            assert search.check(board.public_state()) == []
+            assert list(search.indexed()) == [ref]
+        assert lock.acquire()
+        lock.release()
