@@ -275,10 +275,11 @@ def in_rank_order(refs):
     """Return the public notices with these refs, in the order given."""
     if not refs:
         return []
+    # Looked up by ref alone, the status checked here: given "status IN (…)" as well, SQLite
+    # chose the status index for a list of refs and read every public notice (1.8 s at
+    # 100,000 notices) instead of twenty rows by their unique ref.
     rows = db.session.scalars(
-        db.select(Notice)
-        .where(Notice.ref.in_(refs), Notice.status.in_(PUBLIC_STATUSES))
-        .options(selectinload(Notice.items))
+        db.select(Notice).where(Notice.ref.in_(refs)).options(selectinload(Notice.items))
     )
-    by_ref = {n.ref: n for n in rows}
+    by_ref = {n.ref: n for n in rows if n.status in PUBLIC_STATUSES}
     return [by_ref[ref] for ref in refs if ref in by_ref]

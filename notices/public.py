@@ -179,7 +179,7 @@ def search_page():
     shown = [pages.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
     suggestions = {}
     if not found.total and form.status.data != "all":
-        suggestions["all"] = search.search(form.q.data, status="all", per_page=1, **options).total
+        suggestions["all"] = search.count(form.q.data, status="all", **options)
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
         pages=-(-found.total // per_page), suggestions=suggestions,

@@ -142,3 +142,18 @@ def test_searchers_are_kept_between_searches_until_the_index_changes(app, client
     with app.app_context():
         assert engine._readers().live is not None
         assert found(client, "卡如温泉")
+
+
+def test_a_count_is_the_total_a_search_would_give(app, make_notice):
+    today = expiry.board_today(expiry.utcnow())
+    make_notice("loss_declaration", day=today)
+    make_notice("wage_clearance", day=today)
+    make_notice("supplier_call", day=PUBLISHED - timedelta(days=90))
+    make_notice("loss_declaration", day=PUBLISHED - timedelta(days=60), index=1)
+    with app.app_context():
+        for q in ("西藏", "扎西央珍", "工资", "公司 拉萨", "T540059774", "", "无此词"):
+            for status in ("active", "archived", "all"):
+                for kind in (None, "loss_declaration"):
+                    options = dict(today=today, status=status, kind=kind,
+                                   issuer="扎西央珍" if not q else None)
+                    assert search.count(q, **options) == search.search(q, **options).total, (q, status, kind)

@@ -312,7 +312,6 @@ def drain(limit=500):
     from notices import expiry
     from notices.extensions import db
     from notices.models import IndexOutbox
-    from notices.models import Notice
 
     done = 0
     open_index()
@@ -322,21 +321,11 @@ def drain(limit=500):
         if writers is None:
             db.session.commit()
             return done
-        try:
-            today = expiry.board_today(expiry.utcnow())
-            ids = [row.id for row in rows]
-            documents = {}
-            for ref in dict.fromkeys(row.ref for row in rows):
-                notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
-                documents[ref] = _document_if_public(notice, today)
-            # End the transaction before the slow part: the index writes below must not
-            # keep other writers waiting for the database.
-            db.session.commit()
-            _finish(writers, _rewrite(writers, documents, today))
-        except BaseException:
-            for writer in writers.values():
-                writer.cancel()
-            raise
+        today = expiry.board_today(expiry.utcnow())
+        ids = [row.id for row in rows]
+        # The transaction ends before the slow part: the index writes must not keep other
+        # writers waiting for the database.
+        _write(writers, lambda: _documents_of(dict.fromkeys(row.ref for row in rows), today), today)
         db.session.execute(db.delete(IndexOutbox).where(IndexOutbox.id.in_(ids)))
         db.session.commit()
         done += len(ids)
@@ -353,30 +342,46 @@ def drain_quietly():
 def move_expired(today):
     """Move the live tier's notices whose window ended before ``today`` to the archive; return
     how many moved. `flask expire` runs it after midnight: a few dozen notices a day."""
-    from notices.extensions import db
     from notices.extensions import reading
+
+    with open_index(LIVE).searcher() as searcher:
+        ended = Q.NumericRange("window_end", None, _day(today) - 1)
+        refs = [searcher.stored_fields(docnum)["ref"] for docnum in searcher.docs_for_query(ended)]
+    if refs:
+        writers = {LIVE: _writer(LIVE, timeout=60)}
+        try:
+            writers[ARCHIVE] = _writer(ARCHIVE, timeout=60)
+        except BaseException:
+            writers[LIVE].cancel()
+            raise
+        reading()
+        _write(writers, lambda: _documents_of(refs, today), today)
+    return len(refs)
+
+
+def _documents_of(refs, today):
+    """Return {ref: index document, or None if not public} of ``refs`` as the database has them."""
+    from notices.extensions import db
     from notices.models import Notice
 
-    writers = {LIVE: _writer(LIVE, timeout=60)}
+    notices = db.session.scalars(db.select(Notice).where(Notice.ref.in_(list(refs))))
+    found = {notice.ref: notice for notice in notices}
+    return {ref: _document_if_public(found.get(ref), today) for ref in refs}
+
+
+def _write(writers, read, today):
+    """Put what ``read()`` returns from the database in its tiers, ending the database's
+    transaction first; every writer is cancelled if anything fails."""
+    from notices.extensions import db
+
     try:
-        writers[ARCHIVE] = _writer(ARCHIVE, timeout=60)
-        with open_index(LIVE).searcher() as searcher:
-            ended = Q.NumericRange("window_end", None, _day(today) - 1)
-            refs = [fields["ref"] for fields in (
-                searcher.stored_fields(docnum) for docnum in searcher.docs_for_query(ended)
-            )]
-        reading()
-        documents = {}
-        for ref in refs:
-            notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
-            documents[ref] = _document_if_public(notice, today)
+        documents = read()
         db.session.commit()
         _finish(writers, _rewrite(writers, documents, today))
     except BaseException:
         for writer in writers.values():
             writer.cancel()
         raise
-    return len(refs)
 
 
 def reindex(notices, progress=None):
@@ -671,44 +676,57 @@ def _narrowed(allowed, docs):
     return docs if allowed is None else allowed & docs
 
 
+def _query(q):
+    """Return (Whoosh query or None, highlight words); every notice for a query of no words."""
+    if (q or "").strip():
+        # None when only punctuation or symbols were typed: nothing to look for.
+        return build_query(q)
+    # No words, only filters (an issuer's notices): every notice passes the query.
+    return Q.Every(), []
+
+
+def _filters(readers, status, today, kind, date_from, date_to, issuer):
+    """Return (searcher, allowed, final): the searcher for ``status``, the documents every
+    filter but the type allows, and those the type allows too (None: no filter)."""
+    searcher, allowed = _status_docs(readers, status, today)
+    # Filters narrow the matches as a set of documents instead of taking part in scoring.
+    if date_from or date_to:
+        allowed = _narrowed(allowed, searcher.docs_for_query(Q.NumericRange(
+            "published_on", _day(date_from) if date_from else None,
+            _day(date_to) if date_to else None,
+        )))
+    if issuer:
+        allowed = _narrowed(allowed, searcher.docs_for_query(
+            Q.Term("issuer", wording.visible(issuer))
+        ))
+    final = allowed
+    if kind:
+        of_kind = readers.cached(("kind", id(searcher), kind), lambda: searcher.docs_for_query(
+            Q.Term("kind", kind)
+        ))
+        if allowed is None:
+            final = of_kind
+        elif date_from or date_to or issuer:
+            final = allowed & of_kind
+        else:
+            final = readers.cached((status, _day(today), kind), lambda: allowed & of_kind)
+    return searcher, allowed, final
+
+
 def search(q, *, today, kind=None, status="active", date_from=None, date_to=None,
            issuer=None, sort="relevance", page=1, per_page=20):
     """Return :class:`Results`: refs in rank order for one page, the total and type facets."""
-    if (q or "").strip():
-        query, highlight = build_query(q)
-        if query is None:
-            # Only punctuation or symbols: nothing to look for.
-            return Results(hits=[], total=0, words=[])
-    else:
-        # No words, only filters (an issuer's notices): every notice passes the query.
-        query, highlight = Q.Every(), []
+    query, highlight = _query(q)
+    if query is None:
+        return Results(hits=[], total=0, words=[])
     options = {"groupedby": sorting.FieldFacet("kind")}
     if sort == "date":
         options["sortedby"] = sorting.FieldFacet("published_on", reverse=True)
     with _lock:
         readers = _readers()
-        searcher, allowed = _status_docs(readers, status, today)
-        # Filters narrow the matches as a set of documents instead of taking part in scoring.
-        if date_from or date_to:
-            allowed = _narrowed(allowed, searcher.docs_for_query(Q.NumericRange(
-                "published_on", _day(date_from) if date_from else None,
-                _day(date_to) if date_to else None,
-            )))
-        if issuer:
-            allowed = _narrowed(allowed, searcher.docs_for_query(
-                Q.Term("issuer", wording.visible(issuer))
-            ))
-        final = allowed
-        if kind:
-            of_kind = readers.cached(("kind", id(searcher), kind), lambda: searcher.docs_for_query(
-                Q.Term("kind", kind)
-            ))
-            if allowed is None:
-                final = of_kind
-            elif date_from or date_to or issuer:
-                final = allowed & of_kind
-            else:
-                final = readers.cached((status, _day(today), kind), lambda: allowed & of_kind)
+        searcher, allowed, final = _filters(
+            readers, status, today, kind, date_from, date_to, issuer
+        )
         if allowed is not None and not allowed:
             # Whoosh reads an empty filter as none at all.
             return Results(hits=[], total=0, facets={}, words=highlight)
@@ -724,3 +742,20 @@ def search(q, *, today, kind=None, status="active", date_from=None, date_to=None
         start = (page - 1) * per_page
         hits = [Hit(hit["ref"], hit.score or 0.0) for hit in found[start : start + per_page]]
         return Results(hits=hits, total=len(found), facets=facets, words=highlight)
+
+
+def count(q, *, today, kind=None, status="all", date_from=None, date_to=None, issuer=None):
+    """Return how many notices a search would find, without ranking or grouping them.
+
+    What a page suggests ("N results among all notices") needs only this, at a fraction of a
+    ranked search's cost over the archive.
+    """
+    query, _ = _query(q)
+    if query is None:
+        return 0
+    with _lock:
+        readers = _readers()
+        searcher, _, final = _filters(readers, status, today, kind, date_from, date_to, issuer)
+        if final is None:
+            return sum(1 for _ in searcher.docs_for_query(query))
+        return sum(1 for docnum in searcher.docs_for_query(query) if docnum in final)
