@@ -408,8 +408,10 @@ def reindex(notices, progress=None):
     writers = {LIVE: _writer(LIVE, timeout=60)}
     try:
         # The archive is nearly everything: analysed in two processes, each writing its own
-        # segment, as the rebuild of 100,000 notices must fit in a minute.
-        writers[ARCHIVE] = _writer(ARCHIVE, timeout=60, limitmb=256, procs=2, multisegment=True)
+        # segment, as the rebuild of 100,000 notices must fit in a minute. Large batches and
+        # pools keep the processes busy instead of passing small batches and sorting postings
+        # on disk (at 20,000 notices: 21 s with Whoosh's defaults, 13–15 s with these).
+        writers[ARCHIVE] = _writer(ARCHIVE, timeout=60, limitmb=1024, procs=2, batchsize=1000, multisegment=True)
         reading()
         settled = db.session.scalar(db.select(db.func.max(IndexOutbox.id)))
         today = expiry.board_today(expiry.utcnow())
