@@ -157,3 +157,48 @@ def test_a_count_is_the_total_a_search_would_give(app, make_notice):
                     options = dict(today=today, status=status, kind=kind,
                                    issuer="扎西央珍" if not q else None)
                     assert search.count(q, **options) == search.search(q, **options).total, (q, status, kind)
+
+
+def test_a_search_that_a_rebuild_overtakes_is_run_again_on_the_new_index(app, make_notice):
+    """Another process's rebuild commits during a search: the old segments' files are gone
+    before the kept searcher has opened them all. The search runs again, on the new index."""
+    from notices import board
+    from notices.search import engine
+
+    today = expiry.board_today(expiry.utcnow())
+    ref = make_notice("loss_declaration", day=today).ref
+    attempts = []
+
+    def overtaken(readers):
+        attempts.append(readers.live)
+        if len(attempts) == 1:
+            # What another process does in the middle of this search.
+            search.reindex(board.public_notices())
+        return [readers.live.stored_fields(docnum)["ref"]
+                for docnum in readers.live.docs_for_query(engine.Q.Every())]
+
+    with app.app_context():
+        # Searchers just opened, that have read no stored fields yet.
+        engine.forget_readers()
+        assert engine._using_readers(overtaken) == [ref]
+    assert len(attempts) == 2 and attempts[0] is not attempts[1]
+
+
+def test_a_search_that_fails_on_an_unchanged_index_fails(app, make_notice):
+    from notices.search import engine
+
+    make_notice("loss_declaration", day=expiry.board_today(expiry.utcnow()))
+    calls = []
+
+    def broken(readers):
+        calls.append(1)
+        raise KeyError("a bug, not a rebuild")
+
+    with app.app_context():
+        try:
+            engine._using_readers(broken)
+        except KeyError:
+            pass
+        else:
+            raise AssertionError("the failure was hidden")
+    assert calls == [1]

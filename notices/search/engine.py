@@ -587,6 +587,10 @@ def build_query(q):
     return (Q.And(clauses) if len(clauses) > 1 else clauses[0]), list(dict.fromkeys(highlight))
 
 
+def _generations():
+    return tuple(open_index(tier).latest_generation() for tier in TIERS)
+
+
 class _Readers:
     """One process's searchers of both tiers, and what it worked out from them.
 
@@ -597,13 +601,20 @@ class _Readers:
     """
 
     def __init__(self):
+        # Read before the searchers open: a commit in between is taken for a change next
+        # time, never missed. (A searcher's own up_to_date() is always False on an empty
+        # tier, which would reopen everything on every search.)
+        self.generations = _generations()
         self.live = open_index(LIVE).searcher(weighting=BM25F())
         self.archive = open_index(ARCHIVE).searcher(weighting=BM25F())
         self._both = None
         self.sets = {}
 
+    def up_to_date(self):
+        return _generations() == self.generations
+
     def refresh(self):
-        if self.live.up_to_date() and self.archive.up_to_date():
+        if self.up_to_date():
             return
         # Reopened whole rather than with Whoosh's refresh(), which fails on an empty tier;
         # with separate segment files an open costs well under a millisecond.
@@ -642,6 +653,25 @@ def _readers():
     else:
         readers.refresh()
     return readers
+
+
+def _using_readers(work):
+    """Return ``work(readers)`` with this process's searchers, up to date.
+
+    A searcher opens some of its segment files only when first needed (stored fields,
+    columns). If a rebuild in another process commits meanwhile, it removes the old segments'
+    files, and the search fails half-way: then it runs once more, on the new index. A failure
+    while the index did not change is a failure.
+    """
+    with _lock:
+        readers = _readers()
+        try:
+            return work(readers)
+        except Exception:
+            if readers.up_to_date():
+                raise
+            log.info("the search index changed during a search; searching it again")
+            return work(_readers())
 
 
 def forget_readers():
@@ -724,26 +754,30 @@ def search(q, *, today, kind=None, status="active", date_from=None, date_to=None
     options = {"groupedby": sorting.FieldFacet("kind")}
     if sort == "date":
         options["sortedby"] = sorting.FieldFacet("published_on", reverse=True)
-    with _lock:
-        readers = _readers()
-        searcher, allowed, final = _filters(
-            readers, status, today, kind, date_from, date_to, issuer
-        )
-        if allowed is not None and not allowed:
-            # Whoosh reads an empty filter as none at all.
-            return Results(hits=[], total=0, facets={}, words=highlight)
-        if final is not None and not final:
-            final = {-1}  # no document has this number: nothing passes
-        # One pass collects the page and the counts per type; with a type chosen, the counts
-        # (of every type) need a second, unscored pass without that filter.
-        found = searcher.search(query, filter=final, limit=page * per_page, **options)
-        grouped = found if not kind else searcher.search(
-            query, filter=allowed, limit=None, groupedby=sorting.FieldFacet("kind"), scored=False
-        )
-        facets = {code: len(docs) for code, docs in grouped.groups("kind").items()}
-        start = (page - 1) * per_page
-        hits = [Hit(hit["ref"], hit.score or 0.0) for hit in found[start : start + per_page]]
-        return Results(hits=hits, total=len(found), facets=facets, words=highlight)
+    filters = (status, today, kind, date_from, date_to, issuer)
+    return _using_readers(
+        lambda readers: _ranked(readers, query, highlight, options, filters, page, per_page)
+    )
+
+
+def _ranked(readers, query, highlight, options, filters, page, per_page):
+    """Return one page of ranked :class:`Results` from ``readers``."""
+    searcher, allowed, final = _filters(readers, *filters)
+    if allowed is not None and not allowed:
+        # Whoosh reads an empty filter as none at all.
+        return Results(hits=[], total=0, facets={}, words=highlight)
+    if final is not None and not final:
+        final = {-1}  # no document has this number: nothing passes
+    # One pass collects the page and the counts per type; with a type chosen (the third
+    # filter), the counts of every type need a second, unscored pass without that filter.
+    found = searcher.search(query, filter=final, limit=page * per_page, **options)
+    grouped = found if not filters[2] else searcher.search(
+        query, filter=allowed, limit=None, groupedby=sorting.FieldFacet("kind"), scored=False
+    )
+    facets = {code: len(docs) for code, docs in grouped.groups("kind").items()}
+    start = (page - 1) * per_page
+    hits = [Hit(hit["ref"], hit.score or 0.0) for hit in found[start : start + per_page]]
+    return Results(hits=hits, total=len(found), facets=facets, words=highlight)
 
 
 def count(q, *, today, kind=None, status="all", date_from=None, date_to=None, issuer=None):
@@ -755,9 +789,11 @@ def count(q, *, today, kind=None, status="all", date_from=None, date_to=None, is
     query, _ = _query(q)
     if query is None:
         return 0
-    with _lock:
-        readers = _readers()
+
+    def counted(readers):
         searcher, _, final = _filters(readers, status, today, kind, date_from, date_to, issuer)
         if final is None:
             return sum(1 for _ in searcher.docs_for_query(query))
         return sum(1 for docnum in searcher.docs_for_query(query) if docnum in final)
+
+    return _using_readers(counted)
