@@ -25,6 +25,10 @@ from notices.extensions import db
 
 bp = Blueprint("public", __name__)
 
+# The search page's suggestion to look among all notices counts matches up to this many
+# ("100 则以上"): counting every match of a common word over the archive costs a full scan.
+SUGGESTION_COUNT = 100
+
 # How many notices of each type the front page shows before linking to the type's page.
 FRONT_PAGE_PER_KIND = 10
 
@@ -179,10 +183,12 @@ def search_page():
     shown = [pages.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
     suggestions = {}
     if not found.total and form.status.data != "all":
-        suggestions["all"] = search.count(form.q.data, status="all", **options)
+        suggestions["all"] = search.count(
+            form.q.data, status="all", up_to=SUGGESTION_COUNT, **options
+        )
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
-        pages=-(-found.total // per_page), suggestions=suggestions,
+        pages=-(-found.total // per_page), suggestions=suggestions, suggestion_count=SUGGESTION_COUNT,
         words=search.split_query(form.q.data)[1],
     )
 
