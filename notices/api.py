@@ -76,7 +76,7 @@ def notice_json(shown):
 
 
 @bp.get("/notices")
-@lookups.limited(exempt_when=lambda: not search.numbers_in(request.args.get("q", "")))
+@lookups.limited(exempt_when=lookups.asks_no_number)
 def notices():
     """List public notices, filtered by type and status, a page at a time."""
     code = request.args.get("type") or None
@@ -103,8 +103,7 @@ def notices():
         q, today=today, kind=code, status=status, date_from=date_from, date_to=date_to,
         issuer=request.args.get("issuer") or None, sort=sort, page=page, per_page=per_page,
     )
-    if not found.total and search.numbers_in(q):
-        lookups.missed()
+    lookups.searched(q, found.total)
     notices = board.in_rank_order([hit.ref for hit in found.hits])
     return _page_json(notices, today, found.total, page, per_page, found.facets)
 

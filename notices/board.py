@@ -58,8 +58,13 @@ def show(notice, today):
         title=kind.title(fields),
         text=kind.text(fields, notice.window_start, notice.window_end),
         state=expiry.public_state(notice.status, notice.window_end, today),
-        status_line=documents.mask_id_numbers(kind.status_line(notice, today)),
+        status_line=status_line(notice, today),
     )
+
+
+def status_line(notice, today):
+    """Return the line telling the public where ``notice`` stands on ``today``, masked."""
+    return documents.mask_id_numbers(notice.kind_def.status_line(notice, today))
 
 
 def public_fields(notice):
@@ -278,7 +283,7 @@ def _declared(item, today):
         owner_name=mask(item.owner_name),
         declarant=mask(notice.fields["declarant"]),
         state=expiry.public_state(notice.status, notice.window_end, today),
-        status_line=mask(notice.kind_def.status_line(notice, today)),
+        status_line=status_line(notice, today),
     )
 
 

@@ -9,8 +9,10 @@ every worker shares (Redis under gunicorn).
 """
 from flask import current_app
 from flask import g
+from flask import request
 
 from notices import expiry
+from notices import search
 from notices.extensions import limiter
 
 PER_ADDRESS_MESSAGE = (
@@ -38,6 +40,17 @@ def _board_day():
 def missed():
     """Record that the lookup of this request found nothing: it counts against the day's budget."""
     g.number_lookup_missed = True
+
+
+def searched(q, total):
+    """Record a search that looked a document number up and found nothing as a miss."""
+    if not total and search.numbers_in(q):
+        missed()
+
+
+def asks_no_number():
+    """Return True if this request's search (its ``q``) looks up no document number exactly."""
+    return not search.numbers_in(request.args.get("q", ""))
 
 
 def _was_missed(response):

@@ -155,12 +155,8 @@ class SearchForm(FlaskForm):
     )
 
 
-def _asks_no_number():
-    return not search.numbers_in(request.args.get("q", ""))
-
-
 @bp.get("/search")
-@lookups.limited(exempt_when=_asks_no_number)
+@lookups.limited(exempt_when=lookups.asks_no_number)
 def search_page():
     """Search published notices by what people remember of them."""
     form = SearchForm(formdata=request.args)
@@ -176,9 +172,9 @@ def search_page():
         form.q.data, status=form.status.data, sort=form.sort.data, page=page,
         per_page=per_page, **options,
     )
-    if not found.total and search.numbers_in(form.q.data):
-        lookups.missed()
-    if page > board.last_page(found.total, per_page):
+    lookups.searched(form.q.data, found.total)
+    last = board.last_page(found.total, per_page)
+    if page > last:
         abort(404)
     shown = [pages.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
     suggestions = {}
@@ -188,7 +184,7 @@ def search_page():
         )
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
-        pages=-(-found.total // per_page), suggestions=suggestions, suggestion_count=SUGGESTION_COUNT,
+        pages=last, suggestions=suggestions, suggestion_count=SUGGESTION_COUNT,
         words=search.split_query(form.q.data)[1],
     )
 

@@ -471,14 +471,17 @@ def whole_searcher():
     return _joined([open_index(tier).reader() for tier in TIERS])
 
 
-def indexed():
-    """Return {ref: (status, window_end)} of every document in the index, either tier."""
-    found = {}
+def _stored():
+    """Yield (tier, stored fields) of every document in the index."""
     for tier in TIERS:
         with open_index(tier).searcher() as searcher:
             for fields in searcher.all_stored_fields():
-                found[fields["ref"]] = (fields["status"], fields["window_end"])
-    return found
+                yield tier, fields
+
+
+def indexed():
+    """Return {ref: (status, window_end)} of every document in the index, either tier."""
+    return {fields["ref"]: (fields["status"], fields["window_end"]) for _, fields in _stored()}
 
 
 def check(public):
@@ -489,12 +492,10 @@ def check(public):
             f"the index holds public text of version {text_version()}, pages show version "
             f"{TEXT_VERSION}: run flask reindex"
         )
-    in_index = indexed()
-    tiers = {}
-    for tier in TIERS:
-        with open_index(tier).searcher() as searcher:
-            for fields in searcher.all_stored_fields():
-                tiers.setdefault(fields["ref"], []).append(tier)
+    in_index, tiers = {}, {}
+    for tier, fields in _stored():
+        in_index[fields["ref"]] = (fields["status"], fields["window_end"])
+        tiers.setdefault(fields["ref"], []).append(tier)
     for ref in sorted(ref for ref, where in tiers.items() if len(where) > 1):
         differences.append(f"{ref}: in both the live and the archive tier")
     for ref in sorted(ref for ref, where in tiers.items() if where == [LIVE]):
