@@ -25,10 +25,6 @@ from notices.extensions import db
 
 bp = Blueprint("public", __name__)
 
-# The search page's suggestion to look among all notices counts matches up to this many
-# ("100 则以上"): counting every match of a common word over the archive costs a full scan.
-SUGGESTION_COUNT = 100
-
 # How many notices of each type the front page shows before linking to the type's page.
 FRONT_PAGE_PER_KIND = 10
 
@@ -177,15 +173,11 @@ def search_page():
     if page > last:
         abort(404)
     shown = [pages.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
-    suggestions = {}
-    if not found.total and form.status.data != "all":
-        suggestions["all"] = search.count(
-            form.q.data, status="all", up_to=SUGGESTION_COUNT, **options
-        )
+    # With nothing found in the chosen scope the page links to the wider one without
+    # counting it first: a count reads the archive, which is what the default scope spares.
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
-        pages=last, suggestions=suggestions, suggestion_count=SUGGESTION_COUNT,
-        words=search.split_query(form.q.data)[1],
+        pages=last, words=search.split_query(form.q.data)[1],
     )
 
 

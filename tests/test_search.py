@@ -185,7 +185,11 @@ def test_search_page_highlights_paginates_and_suggests(app, client, make_notice,
     assert "<mark>工资</mark>" in page and "找到 5 则公告" in page and "第 1 / 3 页" in page
     make_notice("wage_clearance", day=date(2024, 3, 8), project_name="过期的防洪堤工程")
     none = client.get("/search", query_string={"q": "防洪堤"}).get_data(as_text=True)
-    assert "没有找到符合条件的公告" in none and "在全部公告(含已过期、已撤销)中有 1 则结果" in none
+    assert "没有找到符合条件的公告" in none and "在全部公告(含已过期、已撤销)中再搜" in none
+    wider = none.split("中再搜")[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    assert "找到 1 则公告" in client.get(wider).get_data(as_text=True)
+    everywhere = client.get("/search", query_string={"q": "月球", "status": "all"})
+    assert "中再搜" not in everywhere.get_data(as_text=True)
     fewer = client.get("/search", query_string={"q": "防洪堤 月球"}).get_data(as_text=True)
     assert "减少关键词" in fewer and "q=%E6%9C%88%E7%90%83" in fewer
 

@@ -26,7 +26,6 @@ from notices.search.engine import IndexBusy  # noqa: F401
 from notices.search.engine import Results  # noqa: F401
 from notices.search.engine import build_query  # noqa: F401
 from notices.search.engine import check  # noqa: F401
-from notices.search.engine import count  # noqa: F401
 from notices.search.engine import create_index  # noqa: F401
 from notices.search.engine import drain  # noqa: F401
 from notices.search.engine import drain_quietly  # noqa: F401

@@ -3,7 +3,6 @@
 Queries are built from the person's words as data (``analysis``), never parsed as Whoosh
 syntax. See the package's docstring for how the index follows the database.
 """
-import itertools
 import logging
 import os
 import threading
@@ -782,23 +781,3 @@ def _ranked(readers, query, highlight, options, filters, page, per_page):
     return Results(hits=hits, total=len(found), facets=facets, words=highlight)
 
 
-def count(q, *, today, kind=None, status="all", date_from=None, date_to=None, issuer=None,
-          up_to=None):
-    """Return how many notices a search would find, without ranking or grouping them; with
-    ``up_to``, stop counting there.
-
-    What a page suggests ("N results among all notices") needs only this, at a fraction of a
-    ranked search's cost over the archive, and, with a bound, only as far as the bound.
-    """
-    query, _ = _query(q)
-    if query is None:
-        return 0
-
-    def counted(readers):
-        searcher, _, final = _filters(readers, status, today, kind, date_from, date_to, issuer)
-        found = searcher.docs_for_query(query)
-        if final is not None:
-            found = (docnum for docnum in found if docnum in final)
-        return sum(1 for _ in itertools.islice(found, up_to))
-
-    return _using_readers(counted)
