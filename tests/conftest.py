@@ -1,5 +1,7 @@
 import contextlib
 import copy
+import hashlib
+import os
 import shutil
 import signal
 import threading
@@ -20,16 +22,67 @@ from notices import seeds
 from notices import services
 from notices.accounts import create_user
 from notices.extensions import db
+import postgres
+
+# The database every test runs on: SQLite, or PostgreSQL with BOARD_TEST_DATABASE=postgresql
+# (a throwaway cluster of the tests' own, see tests/postgres.py). `make test` runs both.
+DATABASE = os.environ.get("BOARD_TEST_DATABASE", "sqlite")
+if DATABASE not in ("sqlite", "postgresql"):
+    raise RuntimeError(f"BOARD_TEST_DATABASE must be sqlite or postgresql, not {DATABASE!r}")
+ON_POSTGRESQL = DATABASE == "postgresql"
+_cluster = None
 
 EDITOR_PASSWORD = "correct-horse-battery"
 PUBLIC_URL = "https://notices.example.cn"
+
+
+def database_url(path):
+    """Return the URL of the test database ``path`` names: the SQLite file itself, or on
+    PostgreSQL a database named after the path (created empty the first time)."""
+    if not ON_POSTGRESQL:
+        return f"sqlite:///{path}"
+    name = _database_name(path)
+    with _cluster.admin.connect() as connection:
+        exists = connection.exec_driver_sql(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).scalar()
+    return _cluster.url(name) if exists else _cluster.create(name)
+
+
+def copy_database(template, path):
+    """Make ``path`` a copy of the migrated database ``template`` (see ``migrated_db``)."""
+    if ON_POSTGRESQL:
+        _cluster.create(_database_name(path), template=_database_name(template))
+    else:
+        shutil.copy(template, path)
+    return path
+
+
+def _database_name(path):
+    return "t_" + hashlib.sha1(str(path).encode()).hexdigest()[:20]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_server():
+    """On PostgreSQL, the cluster every test's database lives in, for the whole run."""
+    global _cluster
+    if not ON_POSTGRESQL:
+        yield None
+        return
+    _cluster = postgres.Cluster().start()
+    try:
+        yield _cluster
+    finally:
+        _cluster.admin.dispose()
+        _cluster.stop()
+        _cluster = None
 
 
 def config(tmp_path, db_path):
     return {
         "TESTING": True,
         "SECRET_KEY": "test",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "SQLALCHEMY_DATABASE_URI": database_url(db_path),
         "SEARCH_INDEX_DIR": str(tmp_path / "index"),
         "WTF_CSRF_ENABLED": False,
         # Not the test client's host (localhost), so absolute URLs show where they come from.
@@ -53,12 +106,13 @@ def migrated_db(tmp_path_factory):
 
 @pytest.fixture
 def app(tmp_path, migrated_db):
-    db_path = tmp_path / "t.db"
-    shutil.copy(migrated_db, db_path)
+    db_path = copy_database(migrated_db, tmp_path / "t.db")
     app = create_app(config(tmp_path, db_path))
     yield app
     with app.app_context():
         db.engine.dispose()
+    if ON_POSTGRESQL:
+        _cluster.drop(_database_name(db_path))
 
 
 @pytest.fixture

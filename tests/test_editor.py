@@ -3,6 +3,7 @@ from datetime import date
 
 import pytest
 from conftest import EDITOR_PASSWORD
+from conftest import copy_database
 
 from notices import accounts
 from notices import create_app
@@ -224,7 +225,7 @@ def csrf_app(tmp_path, migrated_db):
 
     from conftest import config
 
-    shutil.copy(migrated_db, tmp_path / "csrf.db")
+    copy_database(migrated_db, tmp_path / "csrf.db")
     app = create_app({**config(tmp_path, tmp_path / "csrf.db"), "WTF_CSRF_ENABLED": True})
     yield app
     with app.app_context():

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from conftest import EDITOR_PASSWORD
+from conftest import copy_database
 from conftest import seed_data
 from conftest import within
 from werkzeug.datastructures import MultiDict
@@ -398,7 +399,7 @@ def test_the_board_stays_at_its_configured_root(tmp_path, migrated_db):
 
     from notices import create_app
 
-    shutil.copy(migrated_db, tmp_path / "t.db")
+    copy_database(migrated_db, tmp_path / "t.db")
     app = create_app({**config(tmp_path, tmp_path / "t.db"), "APPLICATION_ROOT": "/board"})
     client = app.test_client()
     # As a server passes requests on: the whole path, and no SCRIPT_NAME of its own.
