@@ -54,34 +54,64 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(connection):
-    """Begin a transaction that can write as BEGIN IMMEDIATE, taking the write lock first.
+# The key of the board's write lock on PostgreSQL, a transaction-level advisory lock (any
+# fixed 64-bit number no other application on the database uses).
+WRITE_LOCK = 0x6E6F7469636573
+# How long a writer waits for its turn before failing, as SQLite's busy_timeout above.
+WRITE_LOCK_TIMEOUT = "30s"
 
-    A DEFERRED transaction that reads and then writes fails at once with "database is
-    locked" if another connection wrote in between, even in WAL mode and whatever the busy
-    timeout; an IMMEDIATE one waits its turn for the lock before it reads anything. Page
-    views (GET) only read and stay DEFERRED, so readers never queue behind writers; a
+
+@event.listens_for(Engine, "begin")
+def _begin(connection):
+    """Begin a transaction that can write by taking the board's write lock first.
+
+    The services read and then write (a reference number's sequence, "is it still
+    pending?", an Idempotency-Key already used?) and count on no other writer coming in
+    between. On SQLite that is BEGIN IMMEDIATE: a DEFERRED transaction that reads and then
+    writes fails at once with "database is locked" if another connection wrote in between,
+    even in WAL mode and whatever the busy timeout; an IMMEDIATE one waits its turn for the
+    lock before it reads anything.
+
+    PostgreSQL gets the same guarantee from a transaction-level advisory lock taken as the
+    transaction's first statement: writers run one at a time, and each one's reads (READ
+    COMMITTED, a new snapshot per statement) see every write committed before it. Chosen over
+    SERIALIZABLE with retries, which would make every request and command retry itself
+    after a serialization failure reported as late as its commit, and over row locks, which
+    each read-then-write would have to name, and which cannot lock a row not yet there (two
+    submissions with one Idempotency-Key, the next reference number). The board's writes are
+    few and short (a submission, a decision); readers never take the lock. It also keeps the
+    search outbox's ids in commit order: an id is drawn inside the lock, so a row whose id is
+    lower than a visible one has committed.
+
+    Page views (GET) only read and take no lock, so readers never queue behind writers; a
     connection can also say so itself with the ``board_reading`` execution option (a rebuild
     of the search index reads for minutes and must not hold the write lock meanwhile).
     """
-    if not _is_sqlite(connection.connection.dbapi_connection):
-        return
     reading = connection.get_execution_options().get("board_reading")
     if reading is None:
         reading = has_request_context() and request.method in READING_METHODS
-    connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+    if _is_sqlite(connection.connection.dbapi_connection):
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql" and not reading:
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{WRITE_LOCK_TIMEOUT}'")
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 
 
 def reading():
-    """Begin a read-only transaction (BEGIN, not IMMEDIATE) on the session; return its connection.
+    """Begin a read-only transaction on the session, taking no write lock; return its connection.
 
     The session's current transaction, if any, ends first: it may hold the write lock, and
     its snapshot may be older than the caller wants. It must have nothing left to write.
+    Every statement of the transaction reads one snapshot: SQLite's deferred transaction
+    does, and PostgreSQL's REPEATABLE READ (its default, READ COMMITTED, takes a new
+    snapshot per statement, and a rebuild reading notices in batches would mix moments).
     """
     session = db.session()
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("reading() with unsaved changes in the session")
         session.commit()
-    return session.connection(execution_options={"board_reading": True})
+    options = {"board_reading": True}
+    if db.engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    return session.connection(execution_options=options)

@@ -11,6 +11,7 @@ from datetime import time
 from time import monotonic
 
 import flask_migrate
+import postgres
 import pytest
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
@@ -22,7 +23,6 @@ from notices import seeds
 from notices import services
 from notices.accounts import create_user
 from notices.extensions import db
-import postgres
 
 # The database every test runs on: SQLite, or PostgreSQL with BOARD_TEST_DATABASE=postgresql
 # (a throwaway cluster of the tests' own, see tests/postgres.py). `make test` runs both.

@@ -66,8 +66,10 @@ class Cluster:
                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                   "-c max_connections=300",
         )
+        # Reading, as the board calls it: it never waits for a board's write lock.
         self.admin = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT",
-                                      poolclass=sa.pool.NullPool)
+                                      poolclass=sa.pool.NullPool,
+                                      execution_options={"board_reading": True})
         return self
 
     def stop(self):

@@ -1,5 +1,7 @@
 from datetime import date
 
+from conftest import at
+
 from notices import expiry
 from notices.accounts import authenticate
 from notices.extensions import db
@@ -106,6 +108,37 @@ def test_expire_records_against_the_given_day(app, runner, make_notice):
     assert "Recorded expiry of 0 notices" in runner.invoke(args=["expire"]).output
     bad = runner.invoke(args=["expire", "--today", "2024-02-30"])
     assert bad.exit_code != 0
+
+
+def test_two_expire_runs_at_once_record_each_expiry_once(app, make_notice):
+    """Cron on two servers runs expire at the same minute: each notice expires once."""
+    import threading
+
+    from notices import services
+    from notices.models import AuditEntry
+
+    for index in range(3):
+        make_notice("supplier_call", day=date(2024, 3, 8), project_name=f"第{index}批供应商")
+    start, counts, errors = threading.Barrier(2), [], []
+
+    def run():
+        try:
+            with app.app_context():
+                start.wait()
+                counts.append(services.expire_due(date(2024, 4, 8), now=at(date(2024, 4, 8), 0, 5)))
+                db.session.remove()
+        except Exception as error:  # reported below, with the thread's failure
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and sorted(counts) == [0, 3]
+    with app.app_context():
+        expiries = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "expire"))
+        assert len(expiries.all()) == 3
 
 
 def test_init_db_rebuilds_an_index_made_from_older_public_text(app, runner, make_notice):

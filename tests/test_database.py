@@ -1,57 +1,73 @@
-"""How the board uses SQLite: write transactions take the lock first, page views never wait."""
+"""How the board writes: write transactions take the write lock first, page views never wait.
+
+On SQLite the lock is BEGIN IMMEDIATE's; on PostgreSQL a transaction-level advisory lock
+(``notices.extensions._begin``). Each test asks another connection whether it could begin
+writing now, the way that database's writers ask.
+"""
 import sqlite3
 import threading
+from contextlib import closing
 
 import pytest
+import sqlalchemy as sa
 
+from notices.extensions import WRITE_LOCK
 from notices.extensions import db
 from notices.extensions import reading
 
 
-def _other_writer(app):
-    path = db.engine.url.database
-    return sqlite3.connect(path, timeout=0, isolation_level=None)
+def _lock_is_free():
+    """Return whether another connection could take the write lock at this moment."""
+    if db.engine.dialect.name == "sqlite":
+        with closing(sqlite3.connect(db.engine.url.database, timeout=0, isolation_level=None)) as other:
+            try:
+                other.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                assert "locked" in str(error)
+                return False
+            other.execute("ROLLBACK")
+            return True
+    # A reading connection: a writing one would wait for the lock itself.
+    other = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool,
+                             execution_options={"board_reading": True})
+    try:
+        with other.connect() as connection:
+            return connection.scalar(sa.text(f"SELECT pg_try_advisory_xact_lock({WRITE_LOCK})"))
+    finally:
+        other.dispose()
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
 def test_a_request_that_may_write_holds_the_write_lock_from_its_first_query(app, method):
     with app.test_request_context("/", method=method):
         db.session.execute(db.text("select count(*) from notice"))
-        other = _other_writer(app)
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            other.execute("BEGIN IMMEDIATE")
+        assert not _lock_is_free()
         db.session.rollback()
-        other.execute("BEGIN IMMEDIATE")
-        other.execute("ROLLBACK")
+        assert _lock_is_free()
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_page_views_read_without_the_write_lock(app, method):
     with app.test_request_context("/", method=method):
         db.session.execute(db.text("select count(*) from notice"))
-        other = _other_writer(app)
-        other.execute("BEGIN IMMEDIATE")
-        other.execute("ROLLBACK")
+        assert _lock_is_free()
 
 
 def test_commands_write_immediately_unless_they_say_they_read(app):
     with app.app_context():
         db.session.execute(db.text("select 1"))
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            _other_writer(app).execute("BEGIN IMMEDIATE")
+        assert not _lock_is_free()
         db.session.rollback()
         reading()
         db.session.execute(db.text("select 1"))
-        other = _other_writer(app)
-        other.execute("BEGIN IMMEDIATE")
-        other.execute("ROLLBACK")
+        assert _lock_is_free()
 
 
 def test_read_then_write_transactions_wait_for_each_other_instead_of_failing(app):
     """Each thread reads a counter and writes it back +1: no lost update, no 'locked' error.
 
     With DEFERRED transactions the second writer fails at once with SQLITE_BUSY (its
-    snapshot is stale), busy timeout or not.
+    snapshot is stale), busy timeout or not; on PostgreSQL without the lock, updates are lost.
     """
     with app.app_context():
         db.session.execute(db.text("create table counter (n integer)"))
@@ -92,13 +108,7 @@ def test_checking_a_password_does_not_hold_the_write_lock(app, editor, monkeypat
 
     class LookingHasher(PasswordHasher):
         def verify(self, hash, password):
-            other = _other_writer(app)
-            try:
-                other.execute("BEGIN IMMEDIATE")
-                other.execute("ROLLBACK")
-                held.append(False)
-            except sqlite3.OperationalError:
-                held.append(True)
+            held.append(not _lock_is_free())
             return super().verify(hash, password)
 
     monkeypatch.setattr(accounts, "hasher", LookingHasher())

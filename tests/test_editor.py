@@ -221,7 +221,6 @@ def test_login_is_rate_limited(app, client, editor):
 @pytest.fixture
 def csrf_app(tmp_path, migrated_db):
     """The app with CSRF protection on, as in production."""
-    import shutil
 
     from conftest import config
 

@@ -393,7 +393,6 @@ def test_the_access_log_redacts_every_field():
 def test_the_board_stays_at_its_configured_root(tmp_path, migrated_db):
     """Under APPLICATION_ROOT the board answers with or without the prefix (a proxy may strip it
     or pass it on), its links carry it, and a SCRIPT_NAME it was not given is part of the path."""
-    import shutil
 
     from conftest import config
 
