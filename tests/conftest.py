@@ -42,6 +42,9 @@ def database_url(path):
     if not ON_POSTGRESQL:
         return f"sqlite:///{path}"
     name = _database_name(path)
+    if _cluster is None:
+        # A process the test started (multiprocessing): the test made the database already.
+        return postgres.url(os.environ[postgres.PORT_VARIABLE], name)
     with _cluster.admin.connect() as connection:
         exists = connection.exec_driver_sql(
             "SELECT 1 FROM pg_database WHERE datname = %s", (name,)

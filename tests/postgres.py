@@ -19,6 +19,12 @@ import sqlalchemy as sa
 
 # The role the tests connect as; trust authentication on loopback only.
 ROLE = "board"
+# Where a running cluster tells the processes a test starts its port.
+PORT_VARIABLE = "BOARD_TEST_POSTGRESQL_PORT"
+
+
+def url(port, name):
+    return f"postgresql+psycopg://{ROLE}@127.0.0.1:{port}/{name}"
 
 
 def bin_dir():
@@ -70,6 +76,7 @@ class Cluster:
         self.admin = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT",
                                       poolclass=sa.pool.NullPool,
                                       execution_options={"board_reading": True})
+        os.environ[PORT_VARIABLE] = str(self.port)
         return self
 
     def stop(self):
@@ -78,9 +85,10 @@ class Cluster:
                             "immediate", "-w", "stop"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
         shutil.rmtree(self.folder, ignore_errors=True)
+        os.environ.pop(PORT_VARIABLE, None)
 
     def url(self, name):
-        return f"postgresql+psycopg://{ROLE}@127.0.0.1:{self.port}/{name}"
+        return url(self.port, name)
 
     def create(self, name, template=None):
         """Create the database ``name`` (a copy of ``template``'s); return its URL."""

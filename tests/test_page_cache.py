@@ -16,6 +16,7 @@ import time_machine
 from conftest import EDITOR_PASSWORD
 from conftest import PUBLIC_URL
 from conftest import config
+from conftest import copy_database
 from jinja2 import ChoiceLoader
 from jinja2 import DictLoader
 from sqlalchemy import update
@@ -253,8 +254,7 @@ def test_refused_arguments_are_answered_as_before_and_never_kept(app, client, ma
 
 def test_the_kept_pages_are_bounded_however_many_valid_arguments_are_asked(tmp_path, migrated_db):
     """Every page number up to 100,000 is a valid API request; the cache keeps the latest few."""
-    path = tmp_path / "bounded.db"
-    path.write_bytes(migrated_db.read_bytes())
+    path = copy_database(migrated_db, tmp_path / "bounded.db")
     app = create_app({**config(tmp_path, path), "PAGE_CACHE_ENTRIES": 16})
     client = app.test_client()
     for page in range(1, 201):

@@ -350,19 +350,24 @@ def test_a_traceback_in_the_log_is_redacted_too(failing_app, caplog):
 
 
 def test_database_errors_never_quote_their_values(app):
+    """SQLAlchemy hides the statement's parameters; PostgreSQL's own DETAIL line quotes the
+    refused key, and the log redacts it (notices.logs)."""
     from sqlalchemy.exc import IntegrityError
 
+    from notices.logs import redact
+
     insert = db.text(
-        "insert into user (id, username, password_hash, role, active, created_at) "
-        "values (:id, :name, 'x', 'editor', 1, '2026-01-01')"
+        'insert into "user" (id, username, password_hash, role, active, created_at) '
+        "values (:id, :name, 'x', 'editor', true, '2026-01-01')"
     )
     with app.app_context():
         db.session.execute(insert, {"id": 7, "name": "13800138000"})
         with pytest.raises(IntegrityError) as error:
-            db.session.execute(insert, {"id": 7, "name": "13800138000"})
+            db.session.execute(insert, {"id": 8, "name": "13800138000"})
         db.session.rollback()
-    assert "UNIQUE constraint failed" in str(error.value)
-    assert "13800138000" not in str(error.value)
+    logged = redact(str(error.value))
+    assert "UNIQUE constraint failed" in logged or "duplicate key value" in logged
+    assert "13800138000" not in logged
 
 
 def test_the_access_log_redacts_every_field():
