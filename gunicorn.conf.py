@@ -51,3 +51,19 @@ if workers > 1 and not _public:
         "gunicorn.conf.py: set FLASK_PUBLIC_URL to the board's public address, such as "
         "https://notices.example.cn, so that the links it writes point there."
     )
+
+
+def post_fork(server, worker):
+    """Give each worker database connections of its own.
+
+    A connection the master opened while loading the app (preload_app) would otherwise be
+    one socket shared by every worker, their queries and answers interleaved; on SQLite it
+    would be a file handle whose locks the fork does not carry over. The pool forgets it
+    without closing it, which would end it for the master too.
+    """
+    from notices.extensions import db
+
+    app = server.app.callable  # the app the master loaded; None unless preloaded
+    if app is not None:
+        with app.app_context():
+            db.engine.dispose(close=False)
