@@ -391,7 +391,7 @@ def test_a_rebuild_settles_the_outbox_while_others_write(app, make_notice):
         for i, notice in enumerate(board.public_notices()):
             if i == 0:
                 with db.engine.begin() as worker:
-                    worker.execute(db.text("update user set active = active"))
+                    worker.execute(db.text('update "user" set active = active'))
             yield notice
 
     with app.app_context():
