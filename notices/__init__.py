@@ -3,6 +3,7 @@ import os
 import secrets
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from notices import api
 from notices import cli
@@ -103,7 +104,7 @@ def create_app(test_config=None, instance_path=None):
         app.config.update(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+        app.config["SECRET_KEY"] = _instance_secret(app)
 
     urls.init_app(app)
     db.init_app(app)
@@ -128,13 +129,25 @@ def create_app(test_config=None, instance_path=None):
     return app
 
 
-def _instance_secret(instance_path):
+def _instance_secret(app):
     """Return the secret key kept in instance/, creating it on first start.
 
     Every worker of one installation reads the same file, so sessions survive restarts and
-    work across processes without anyone having to invent a key.
+    work across processes without anyone having to invent a key. That holds on one machine
+    only: a board on a server database (PostgreSQL) may run on several, and each would invent
+    a key of its own, so logins, form tokens and the API's Idempotency-Keys made on one would
+    mean nothing on the next. There the key must be given, and the board refuses to start
+    without it.
     """
-    path = os.path.join(instance_path, "secret_key")
+    backend = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
+    if backend != "sqlite":
+        raise RuntimeError(
+            f"FLASK_SECRET_KEY is not set, and the database ({backend}) is a server database "
+            "the board may share among several servers: set FLASK_SECRET_KEY to the same "
+            "value on every server, a long random one such as "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'` prints."
+        )
+    path = os.path.join(app.instance_path, "secret_key")
     if not os.path.exists(path):
         # Written aside and linked into place, so a worker starting at the same moment
         # never reads a half-written key: the first link wins, the others read it.

@@ -1,12 +1,23 @@
+"""flask backup and flask restore, on the database the suite runs on.
+
+SQLite's backup is a database file checked with ``PRAGMA integrity_check``; PostgreSQL's is a
+pg_dump custom-format archive read back whole through pg_restore. Each test reads the file
+with that database's own tools.
+"""
 import multiprocessing
 import os
 import sqlite3
+import subprocess
 import time
 from contextlib import closing
 
+import conftest
+import postgres
 import pytest
+from conftest import ON_POSTGRESQL
 from conftest import config
 from conftest import seed_data
+from sqlalchemy import make_url
 
 from notices import create_app
 from notices import expiry
@@ -38,14 +49,43 @@ def read_only(path):
     return closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
 
 
+def pg_environment():
+    """The environment that connects PostgreSQL's client programs to the tests' cluster."""
+    return {**os.environ, "PGHOST": "127.0.0.1", "PGPORT": str(conftest._cluster.port),
+            "PGUSER": postgres.ROLE}
+
+
+def pg_tool(program, *args, check=True):
+    """Run one of PostgreSQL's client programs on the tests' cluster; return what it did."""
+    return subprocess.run([str(postgres.bin_dir() / program), *args], env=pg_environment(),
+                          capture_output=True, check=check)
+
+
+def column_in(path, table, column):
+    """Return the values of ``column`` in the backup's ``table``, as text, in file order."""
+    if not ON_POSTGRESQL:
+        with read_only(path) as copy:
+            return [str(value) for (value,) in copy.execute(f'SELECT {column} FROM "{table}"')]
+    script = pg_tool("pg_restore", "--data-only", f"--table={table}", "--file=-", str(path))
+    lines = iter(script.stdout.decode().splitlines())
+    for line in lines:
+        if line.startswith("COPY "):
+            position = line.split("(", 1)[1].split(")")[0].split(", ").index(column)
+            break
+    return [line.split("\t")[position] for line in iter(lines.__next__, "\\.")]
+
+
 def refs_in(path):
-    with read_only(path) as copy:
-        return {ref for (ref,) in copy.execute("SELECT ref FROM notice")}
+    return set(column_in(path, "notice", "ref"))
 
 
 def integrity(path):
+    """Return whether the backup passes its database's integrity check."""
+    if ON_POSTGRESQL:
+        done = pg_tool("pg_restore", "--file=/dev/null", str(path), check=False)
+        return done.returncode == 0 and done.stderr == b""
     with read_only(path) as copy:
-        return [row[0] for row in copy.execute("PRAGMA integrity_check")]
+        return [row[0] for row in copy.execute("PRAGMA integrity_check")] == ["ok"]
 
 
 @pytest.fixture
@@ -75,11 +115,16 @@ def test_backup_reports_a_checked_copy(runner, board, tmp_path):
     result = runner.invoke(args=["backup", str(path)])
     assert result.exit_code == 0, result.output
     assert f"to {path}: {path.stat().st_size:,} bytes, 5 notices, integrity ok" in result.output
-    assert integrity(path) == ["ok"]
-    # One self-contained file: no WAL flag in the header, nothing left beside it.
+    assert integrity(path)
+    # One self-contained file (on SQLite, no WAL flag in the header), nothing left beside it.
     with path.open("rb") as f:
-        assert f.read(20)[18:20] == b"\x01\x01"
+        if ON_POSTGRESQL:
+            assert f.read(5) == b"PGDMP"
+        else:
+            assert f.read(20)[18:20] == b"\x01\x01"
     assert os.listdir(path.parent) == ["b.db"]
+    # Readable by its owner only: it holds phone numbers and password hashes.
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
 def test_backup_then_restore_brings_back_every_row(app, runner, board, saved, editor, make_notice):
@@ -114,11 +159,11 @@ def test_backup_refuses_an_existing_path(runner, board, tmp_path):
     assert os.listdir(path.parent) == ["b.db"]
 
 
-def test_backup_refuses_a_database_that_is_not_sqlite(app, runner, tmp_path, monkeypatch):
+def test_backup_refuses_a_database_it_cannot_copy(app, runner, tmp_path, monkeypatch):
     with app.app_context():
-        monkeypatch.setattr(db.engine.dialect, "name", "postgresql")
+        monkeypatch.setattr(db.engine.dialect, "name", "mysql")
     result = runner.invoke(args=["backup", str(tmp_path / "b.db")])
-    assert result.exit_code != 0 and "not SQLite" in result.output
+    assert result.exit_code != 0 and "neither SQLite nor PostgreSQL" in result.output
     assert not (tmp_path / "b.db").exists()
 
 
@@ -155,16 +200,80 @@ def someone_elses(path):
         other.execute("CREATE TABLE notice (id INTEGER PRIMARY KEY, ref TEXT)")
 
 
-@pytest.mark.parametrize(
-    ("spoil", "message"),
-    [
+def pg_overwrite(path):
+    """Overwrite the second half of the archive, where the tables' data lies."""
+    data = bytearray(path.read_bytes())
+    half = len(data) // 2
+    data[half:] = b"\xab" * (len(data) - half)
+    path.write_bytes(bytes(data))
+
+
+def pg_truncate(path):
+    """Cut the archive short, as a full disk or an interrupted copy would."""
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def pg_sqlite_file(path):
+    """Put a SQLite backup where a PostgreSQL one was expected."""
+    path.unlink()
+    with closing(sqlite3.connect(path)) as other, other:
+        other.execute("CREATE TABLE notice (id INTEGER PRIMARY KEY, ref TEXT)")
+
+
+def pg_rewritten(path, statement, restored=True):
+    """Run ``statement`` in a scratch database (holding the archive if ``restored``), then
+    dump that database over the archive."""
+    name = conftest._database_name(f"{path}-scratch")
+    conftest._cluster.create(name)
+    try:
+        if restored:
+            pg_tool("pg_restore", "--no-owner", f"--dbname={name}", str(path))
+        pg_tool("psql", "--no-psqlrc", "--set=ON_ERROR_STOP=1", f"--dbname={name}",
+                f"--command={statement}")
+        path.unlink()
+        pg_tool("pg_dump", "--format=custom", f"--file={path}", name)
+    finally:
+        conftest._cluster.drop(name)
+
+
+def pg_first_revision(path):
+    """Put the archive back at the board's first schema, as an old backup would be."""
+    pg_rewritten(path, "UPDATE alembic_version SET version_num = 'f52814a44bfe'")
+
+
+def pg_someone_elses(path):
+    pg_rewritten(path, "CREATE TABLE notice (id serial PRIMARY KEY, ref text)", restored=False)
+
+
+def pg_break_a_definition(path):
+    """Change one definition in the archive's table of contents, which has no checksum: only
+    running it finds the fault, after the restore has dropped and reloaded tables."""
+    data = path.read_bytes()
+    assert data.count(b"UNIQUE (ref)") == 1
+    path.write_bytes(data.replace(b"UNIQUE (ref)", b"UNIQUE (rex)"))
+
+
+SPOILED = {
+    "sqlite": [
         (overwrite_pages, "is damaged or unreadable: database disk image is malformed"),
         (break_an_index, "fails SQLite's integrity check: row 1 missing from index"),
         (not_a_database, "is not a SQLite database"),
         (first_revision, "is at schema revision f52814a44bfe, but this code is at "),
-        (someone_elses, "not the board's: it has no alembic_version table"),
+        (someone_elses, "is a SQLite database but not the board's: it has no alembic_version"),
     ],
-)
+    "postgresql": [
+        (pg_overwrite, "is damaged or unreadable: pg_restore: error: "),
+        (pg_truncate, "is damaged or unreadable: pg_restore: error: could not read from input"),
+        (not_a_database, "is not a PostgreSQL backup made by pg_dump -Fc."),
+        (pg_sqlite_file, "is not a PostgreSQL backup made by pg_dump -Fc."),
+        (pg_first_revision, "is at schema revision f52814a44bfe, but this code is at "),
+        (pg_someone_elses, "is a PostgreSQL backup but not the board's: it has no alembic_versi"),
+        (pg_break_a_definition, "failed, and the database is as it was before: "),
+    ],
+}
+
+
+@pytest.mark.parametrize(("spoil", "message"), SPOILED[conftest.DATABASE])
 def test_restore_refuses_a_bad_file_and_changes_nothing(app, runner, saved, make_notice, spoil,
                                                         message):
     make_notice("loss_declaration", index=3)
@@ -187,12 +296,12 @@ def test_restore_asks_first(app, runner, saved, make_notice):
     assert dump(app) != before
 
 
-def _write_until_stopped(db_path, tmp_path, user_id, acked, stop):
+def _write_until_stopped(settings, user_id, acked, stop):
     """Submit loss declarations, approving every other one, until ``stop`` is set.
 
     A ref goes into ``acked`` only after submit returned, that is after its commit.
     """
-    app = create_app(config(tmp_path, db_path))
+    app = create_app(settings)
     kind = kinds.get("loss_declaration")
     with app.app_context():
         user = db.session.get(User, user_id)
@@ -224,7 +333,7 @@ def test_restore_drill_under_load(app, runner, editor, tmp_path):
         writers = [
             context.Process(
                 target=_write_until_stopped,
-                args=(tmp_path / "t.db", tmp_path, user_id, acked, stop),
+                args=(config(tmp_path, tmp_path / "t.db"), user_id, acked, stop),
             )
             for _ in range(3)
         ]
@@ -248,7 +357,7 @@ def test_restore_drill_under_load(app, runner, editor, tmp_path):
     saved = refs_in(path)
     assert before <= saved
     assert saved <= everything and len(everything) > len(saved)
-    assert integrity(path) == ["ok"]
+    assert integrity(path)
 
     fresh_dir = tmp_path / "fresh"
     fresh_dir.mkdir()
@@ -264,9 +373,15 @@ def test_restore_drill_under_load(app, runner, editor, tmp_path):
         assert "The index matches the database." in checked.output
         with fresh.app_context():
             assert set(db.session.scalars(db.select(Notice.ref))) == saved
+            # Not a row more or fewer than the file holds, in any table.
+            for model in TABLES:
+                ids = {str(id) for id in db.session.scalars(db.select(model.id))}
+                assert ids == set(column_in(path, model.__tablename__, "id"))
     finally:
         with fresh.app_context():
             db.engine.dispose()
+        if ON_POSTGRESQL:
+            conftest._cluster.drop(conftest._database_name(fresh_dir / "restored.db"))
 
 
 def test_a_restore_ends_every_login(app, runner, board, tmp_path):
@@ -284,9 +399,37 @@ def test_a_restore_ends_every_login(app, runner, board, tmp_path):
 def test_a_restore_gives_the_board_a_new_generation(app, runner, saved):
     """The file brings back the data generation it was taken at; the restore replaces it, so no
     worker takes a page it kept under that generation for the data restored."""
-    with read_only(saved) as copy:
-        (backed_up,) = copy.execute("SELECT value FROM generation").fetchone()
+    (backed_up,) = column_in(saved, "generation", "value")
     result = runner.invoke(args=["restore", "--yes", str(saved)])
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert db.session.get(Generation, 1).value not in (None, backed_up)
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="pg_dump and pg_restore serve PostgreSQL only")
+def test_pg_dump_is_given_the_password_by_environment_only(app, board, tmp_path, monkeypatch):
+    """``ps`` shows every user of the machine a program's command line, never its environment."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).set(password="a secret word")
+    # The tests' cluster trusts loopback connections, so any password lets the board in.
+    secret = create_app({**app.config, "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False)})
+    started = []
+    popen = subprocess.Popen
+
+    def recording(args, **kwargs):
+        started.append((args, kwargs.get("env") or {}))
+        return popen(args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", recording)
+    runner = secret.test_cli_runner()
+    try:
+        path = tmp_path / "b.db"
+        assert runner.invoke(args=["backup", str(path)]).exit_code == 0
+        result = runner.invoke(args=["restore", "--yes", str(path)])
+        assert result.exit_code == 0, result.output
+    finally:
+        with secret.app_context():
+            db.engine.dispose()
+    connecting = [env for args, env in started if "--no-password" in args]
+    assert len(connecting) == 2
+    assert all(env["PGPASSWORD"] == "a secret word" for env in connecting)
+    assert not any("secret" in " ".join(map(str, args)) for args, env in started)

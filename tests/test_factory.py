@@ -70,3 +70,16 @@ def test_a_public_url_that_is_no_web_address_is_refused_at_start(address):
     with pytest.raises(ValueError, match="PUBLIC_URL"):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "test",
                     "PUBLIC_URL": address})
+
+
+def test_a_board_on_a_server_database_will_not_invent_its_secret_key(tmp_path, monkeypatch):
+    """Each server would invent a key of its own: logins, form tokens and Idempotency-Keys made
+    on one would fail, or be taken for new ones, on the next."""
+    monkeypatch.delenv("FLASK_SECRET_KEY", raising=False)
+    config = {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://board@db.example/board"}
+    with pytest.raises(RuntimeError, match="set FLASK_SECRET_KEY to the same value on every server"):
+        create_app(config, instance_path=str(tmp_path))
+    assert not (tmp_path / "secret_key").exists()
+    monkeypatch.setenv("FLASK_SECRET_KEY", "the same on every server")
+    app = create_app(config, instance_path=str(tmp_path))
+    assert app.config["SECRET_KEY"] == "the same on every server"

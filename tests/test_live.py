@@ -726,7 +726,7 @@ def test_form_routes_refuse_a_missing_or_wrong_csrf_token(shared_board):
     submitted = editor.submit_api(seed_submission("wage_clearance"))
     ref = submitted.json()["ref"]
     token = urllib.parse.urlsplit(submitted.json()["tracking_url"]).path.rsplit("/", 1)[1]
-    user_id = board.query("SELECT id FROM user WHERE username = 'live-editor'")[0][0]
+    user_id = board.query('SELECT id FROM "user" WHERE username = ?', ("live-editor",))[0][0]
     routes = [f"/submit/{code}" for code in kinds.KINDS]
     routes += [f"/submit/{code}/confirm" for code in kinds.KINDS]
     routes += ["/editor/login", "/editor/logout", "/editor/users",

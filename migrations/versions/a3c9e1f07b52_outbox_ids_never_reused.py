@@ -15,8 +15,12 @@ depends_on = None
 
 
 def upgrade():
-    # SQLite reuses the largest rowid once a table empties; AUTOINCREMENT never does.
-    # The table is rebuilt with its rows; other databases ignore the keyword.
+    # SQLite reuses the largest rowid once a table empties; AUTOINCREMENT never does, so the
+    # table is rebuilt with it, rows and all. PostgreSQL draws ids from a sequence, which never
+    # hands one out twice: there a rebuild would only make a new sequence starting at 1, and
+    # the next insert would collide with the rows kept.
+    if not _on_sqlite():
+        return
     with op.batch_alter_table(
         'index_outbox', recreate='always', table_kwargs={'sqlite_autoincrement': True}
     ):
@@ -24,7 +28,13 @@ def upgrade():
 
 
 def downgrade():
+    if not _on_sqlite():
+        return
     with op.batch_alter_table(
         'index_outbox', recreate='always', table_kwargs={'sqlite_autoincrement': False}
     ):
         pass
+
+
+def _on_sqlite():
+    return op.get_bind().dialect.name == 'sqlite'
