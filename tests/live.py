@@ -261,6 +261,22 @@ class LiveBoard:
         os.kill(pid, signal.SIGKILL)
         return pid
 
+    def kill_workers(self):
+        """Kill -9 every worker at once (the master starts new ones); return how many."""
+        workers = self.worker_pids()
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        return len(workers)
+
+    def crash(self):
+        """Kill -9 the master and every worker: the server is gone, as if its machine died."""
+        workers = self.worker_pids()
+        self.server.kill()
+        self.server.wait()
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
     def start_indexer(self):
         with open(self.indexer_log, "ab") as out:
             self.indexer = subprocess.Popen(
@@ -372,6 +388,120 @@ class LiveBoard:
         text = self.error_log.read_text(errors="replace") if self.error_log.exists() else ""
         output = self.output_log.read_text(errors="replace") if self.output_log.exists() else ""
         return "\n".join((text + output).splitlines()[-lines:])
+
+
+# The balancer in front of several servers of one board: nginx from Debian, round-robin. An
+# idempotent request whose server fails before answering (refused, reset, closed early) is passed
+# to the next server; a POST is passed on only if it never reached the first (nginx's default),
+# since the first may have acted on it. A server that fails is left out for fail_timeout.
+NGINX_CONFIG = """\
+{user}worker_processes 2;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {tmp}/nginx-access.log;
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    fastcgi_temp_path {tmp}/nginx-fastcgi;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
+    scgi_temp_path {tmp}/nginx-scgi;
+    # Larger than the board's own limit, so that the board answers for it.
+    client_max_body_size 1m;
+    upstream board {{
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://board;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_connect_timeout 2s;
+            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream_tries {tries};
+        }}
+    }}
+}}
+"""
+
+
+class Balancer:
+    """nginx on a free loopback port, balancing round-robin over the servers at ``ports``.
+
+    Use as a context manager. Its configuration, pid file, logs and temporary files are all in
+    ``tmp``: it touches nothing of the system's nginx.
+    """
+
+    def __init__(self, tmp, ports, port=None):
+        self.tmp = Path(tmp)
+        self.ports = list(ports)
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.config = self.tmp / "nginx.conf"
+        self.access_log = self.tmp / "nginx-access.log"
+        self.error_log = self.tmp / "nginx-error.log"
+        self.process = None
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self, timeout=10):
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        servers = "\n".join(
+            f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in self.ports
+        )
+        self.config.write_text(NGINX_CONFIG.format(
+            # Started by root, nginx's workers would run as nobody, who cannot reach tmp.
+            user="user root;\n" if os.geteuid() == 0 else "",
+            tmp=self.tmp, port=self.port, servers=servers, tries=len(self.ports),
+        ))
+        self.process = subprocess.Popen(
+            ["nginx", "-c", str(self.config), "-p", str(self.tmp), "-e", str(self.error_log),
+             "-g", "daemon off;"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited with {self.process.returncode}: "
+                                   f"{self.process.stderr.read().decode(errors='replace')}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"nginx did not listen within {timeout} s") from None
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            # SIGTERM is nginx's fast shutdown; its workers go with the master.
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None:
+            self.process.stderr.close()
+
+    def passed_on(self):
+        """Return the error log's lines about a request passed to another server."""
+        if not self.error_log.exists():
+            return []
+        return [line for line in self.error_log.read_text(errors="replace").splitlines()
+                if "while reading response header from upstream" in line
+                or "while connecting to upstream" in line]
 
 
 # --- HTTP ------------------------------------------------------------------------------
