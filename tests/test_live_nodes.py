@@ -30,6 +30,7 @@ from live import CountingClient
 from live import LiveBoard
 from live import Tally
 from live import flashes
+from live import free_port
 from live import hidden_inputs
 from live import seed_submission
 
@@ -73,7 +74,7 @@ class Nodes:
 def nodes(tmp_path):
     """Start two servers of one board and the balancer in front of them; stop all at the end."""
     with contextlib.ExitStack() as stack:
-        port = Balancer(tmp_path / "nginx", []).port
+        port = free_port()
         shared = {
             **LOAD_LIMITS,
             "FLASK_SECRET_KEY": "nodes-" + secrets.token_hex(16),
