@@ -45,12 +45,17 @@ test: install-dev system
 	$(BIN)/pytest
 	BOARD_TEST_DATABASE=postgresql $(BIN)/pytest
 
-# The reliability battery at full size (under 20 minutes): 200 clients for 60 s with a backup
-# and restore drill, 1,000 approvals while workers and the indexer are killed, thousands of
-# hostile payloads. `make test` runs the same tests at small sizes.
+# The reliability battery at full size (under 20 minutes on SQLite): 200 clients for 60 s with a
+# backup and restore drill, 1,000 approvals while workers and the indexer are killed, thousands
+# of hostile payloads; then the same on PostgreSQL, with two servers behind nginx, one of them
+# killed under load. `make test` runs the same tests at small sizes.
 stress: install-dev system
 	BATTERY=full $(BIN)/pytest -q -s tests/test_live.py tests/test_live_sessions.py tests/test_live_web.py \
 		tests/test_live_input.py tests/test_live_lookups.py tests/test_live_pages.py \
+		tests/test_backup.py
+	BATTERY=full BOARD_TEST_DATABASE=postgresql $(BIN)/pytest -q -s tests/test_live.py \
+		tests/test_live_sessions.py tests/test_live_web.py tests/test_live_input.py \
+		tests/test_live_lookups.py tests/test_live_pages.py tests/test_live_nodes.py \
 		tests/test_backup.py
 
 # Benchmarks, on demand: 100,000 notices (the corpus is cached in bench/.cache after the

@@ -2,7 +2,8 @@
 
 :class:`LiveBoard` builds a database and an editor with the board's own commands and serves the
 app with gunicorn and ``gunicorn.conf.py`` on a free loopback port, optionally beside the
-``index-outbox --watch`` indexer. :class:`Client` talks to it over plain HTTP with the standard
+``index-outbox --watch`` indexer. The database is the suite's: a SQLite file in the board's
+folder, or with ``BOARD_TEST_DATABASE=postgresql`` a new database in the tests' cluster. :class:`Client` talks to it over plain HTTP with the standard
 library, keeping its own cookies, as a browser or a script would.
 """
 import html.parser
@@ -15,7 +16,6 @@ import secrets
 import select
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,6 +24,9 @@ import urllib.parse
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+
+import conftest
+import sqlalchemy as sa
 
 from notices import expiry
 from notices import kinds
@@ -73,12 +76,18 @@ class LiveBoard:
     overrides the environment of every process (limits, ...). Without a
     FLASK_RATELIMIT_STORAGE_URI there, the board gets a private redis-server of its own, the
     shared store the workers count rate limits in.
+
+    The database is a new one of the suite's kind (see :meth:`new_database`) unless
+    ``database_url`` names one. Without ``init``, the board serves that database as it is,
+    built by another board: a second server of the same board.
     """
 
     def __init__(self, tmp, *, env=None, workers=4, indexer=False, indexer_interval=0.5,
-                 access_format=None):
+                 access_format=None, database_url=None, init=True):
         self.tmp = Path(tmp)
-        self.db_path = self.tmp / "board.db"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.database_url = database_url or self.new_database("board")
+        self.init = init
         self.index_dir = self.tmp / "index"
         self.access_log = self.tmp / "access.log"
         self.error_log = self.tmp / "error.log"
@@ -93,7 +102,7 @@ class LiveBoard:
         self.access_format = access_format
         self.env = {
             **os.environ,
-            "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{self.db_path}",
+            "FLASK_SQLALCHEMY_DATABASE_URI": self.database_url,
             "FLASK_SEARCH_INDEX_DIR": str(self.index_dir),
             "FLASK_SECRET_KEY": "live-" + secrets.token_hex(16),
             "BIND": f"127.0.0.1:{self.port}",
@@ -120,12 +129,12 @@ class LiveBoard:
         self.stop()
 
     def start(self):
-        self.tmp.mkdir(parents=True, exist_ok=True)
         if "FLASK_RATELIMIT_STORAGE_URI" not in self.env:
             self.env["FLASK_RATELIMIT_STORAGE_URI"] = self.start_redis()
-        self.flask("init-db")
-        self.flask("create-user", EDITOR, "--role", "editor", "--password-stdin",
-                   input=EDITOR_PASSWORD + "\n")
+        if self.init:
+            self.flask("init-db")
+            self.flask("create-user", EDITOR, "--role", "editor", "--password-stdin",
+                       input=EDITOR_PASSWORD + "\n")
         with open(self.output_log, "ab") as out:
             self.server = subprocess.Popen(
                 [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py",
@@ -252,6 +261,22 @@ class LiveBoard:
         os.kill(pid, signal.SIGKILL)
         return pid
 
+    def kill_workers(self):
+        """Kill -9 every worker at once (the master starts new ones); return how many."""
+        workers = self.worker_pids()
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        return len(workers)
+
+    def crash(self):
+        """Kill -9 the master and every worker: the server is gone, as if its machine died."""
+        workers = self.worker_pids()
+        self.server.kill()
+        self.server.wait()
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
     def start_indexer(self):
         with open(self.indexer_log, "ab") as out:
             self.indexer = subprocess.Popen(
@@ -285,13 +310,71 @@ class LiveBoard:
 
     # --- what it left behind ------------------------------------------------------------
 
-    def query(self, sql, params=(), path=None):
-        """Run one SQL statement on the board's SQLite file (or ``path``); return every row."""
-        conn = sqlite3.connect(path or self.db_path, timeout=30)
+    def new_database(self, name):
+        """Return the URL of a new, empty database called ``name`` beside the board's: a SQLite
+        file in its folder, or a database in the tests' PostgreSQL cluster."""
+        return conftest.database_url(self.tmp / f"{name}.db")
+
+    def query(self, sql, database=None, **params):
+        """Run one SQL statement on the board's database (or the one at the URL ``database``);
+        return every row as a tuple.
+
+        Parameters are named (``:ref``), as SQLAlchemy's text() takes them on either
+        database; a list or tuple is expanded, for ``IN :refs``.
+        """
+        statement = sa.text(sql).bindparams(*(
+            sa.bindparam(name, expanding=True)
+            for name, value in params.items() if isinstance(value, list | tuple)
+        ))
+        # Reading, as the board calls it: a look at the data never waits for its write lock.
+        engine = sa.create_engine(database or self.database_url, poolclass=sa.pool.NullPool,
+                                  execution_options={"board_reading": True})
         try:
-            return conn.execute(sql, params).fetchall()
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(statement, params)]
         finally:
-            conn.close()
+            engine.dispose()
+
+    def integrity(self):
+        """Check the database's files; return the problems found (none: an empty list).
+
+        SQLite checks itself (PRAGMA integrity_check). PostgreSQL has no such statement; its
+        amcheck module (in Debian's postgresql) checks every B-tree index against the rules of
+        its structure and against the table (heapallindexed: each row is in the index), and
+        every table's pages and tuples (verify_heapam).
+        """
+        if self.database_url.startswith("sqlite"):
+            return [row[0] for row in self.query("PRAGMA integrity_check") if row != ("ok",)]
+        engine = sa.create_engine(self.database_url, poolclass=sa.pool.NullPool,
+                                  isolation_level="AUTOCOMMIT",
+                                  execution_options={"board_reading": True})
+        problems = []
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS amcheck")
+                indexes = connection.exec_driver_sql("""
+                    SELECT c.oid, c.relname FROM pg_index i
+                    JOIN pg_class c ON c.oid = i.indexrelid
+                    JOIN pg_am a ON a.oid = c.relam
+                    JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE a.amname = 'btree' AND n.nspname = 'public'""").all()
+                for oid, name in indexes:
+                    try:
+                        connection.exec_driver_sql("SELECT bt_index_check(%s, true)", (oid,))
+                    except sa.exc.DBAPIError as error:
+                        problems.append(f"index {name}: {error.orig}")
+                tables = connection.exec_driver_sql("""
+                    SELECT c.oid, c.relname FROM pg_class c
+                    JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.relkind = 'r' AND n.nspname = 'public'""").all()
+                for oid, name in tables:
+                    for row in connection.exec_driver_sql(
+                        "SELECT blkno, offnum, msg FROM verify_heapam(%s)", (oid,)
+                    ):
+                        problems.append(f"table {name}: {row}")
+        finally:
+            engine.dispose()
+        return problems
 
     def logs(self):
         """Return the access log, the error log and gunicorn's own output, as one text."""
@@ -305,6 +388,120 @@ class LiveBoard:
         text = self.error_log.read_text(errors="replace") if self.error_log.exists() else ""
         output = self.output_log.read_text(errors="replace") if self.output_log.exists() else ""
         return "\n".join((text + output).splitlines()[-lines:])
+
+
+# The balancer in front of several servers of one board: nginx from Debian, round-robin. An
+# idempotent request whose server fails before answering (refused, reset, closed early) is passed
+# to the next server; a POST is passed on only if it never reached the first (nginx's default),
+# since the first may have acted on it. A server that fails is left out for fail_timeout.
+NGINX_CONFIG = """\
+{user}worker_processes 2;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {tmp}/nginx-access.log;
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    fastcgi_temp_path {tmp}/nginx-fastcgi;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
+    scgi_temp_path {tmp}/nginx-scgi;
+    # Larger than the board's own limit, so that the board answers for it.
+    client_max_body_size 1m;
+    upstream board {{
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://board;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_connect_timeout 2s;
+            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream_tries {tries};
+        }}
+    }}
+}}
+"""
+
+
+class Balancer:
+    """nginx on a free loopback port, balancing round-robin over the servers at ``ports``.
+
+    Use as a context manager. Its configuration, pid file, logs and temporary files are all in
+    ``tmp``: it touches nothing of the system's nginx.
+    """
+
+    def __init__(self, tmp, ports, port=None):
+        self.tmp = Path(tmp)
+        self.ports = list(ports)
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.config = self.tmp / "nginx.conf"
+        self.access_log = self.tmp / "nginx-access.log"
+        self.error_log = self.tmp / "nginx-error.log"
+        self.process = None
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self, timeout=10):
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        servers = "\n".join(
+            f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in self.ports
+        )
+        self.config.write_text(NGINX_CONFIG.format(
+            # Started by root, nginx's workers would run as nobody, who cannot reach tmp.
+            user="user root;\n" if os.geteuid() == 0 else "",
+            tmp=self.tmp, port=self.port, servers=servers, tries=len(self.ports),
+        ))
+        self.process = subprocess.Popen(
+            ["nginx", "-c", str(self.config), "-p", str(self.tmp), "-e", str(self.error_log),
+             "-g", "daemon off;"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited with {self.process.returncode}: "
+                                   f"{self.process.stderr.read().decode(errors='replace')}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"nginx did not listen within {timeout} s") from None
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            # SIGTERM is nginx's fast shutdown; its workers go with the master.
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None:
+            self.process.stderr.close()
+
+    def passed_on(self):
+        """Return the error log's lines about a request passed to another server."""
+        if not self.error_log.exists():
+            return []
+        return [line for line in self.error_log.read_text(errors="replace").splitlines()
+                if "while reading response header from upstream" in line
+                or "while connecting to upstream" in line]
 
 
 # --- HTTP ------------------------------------------------------------------------------

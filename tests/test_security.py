@@ -359,8 +359,6 @@ def test_database_errors_never_quote_their_values(app):
     refused key, and the log redacts it (notices.logs)."""
     from sqlalchemy.exc import IntegrityError
 
-    from notices.logs import redact
-
     insert = db.text(
         'insert into "user" (id, username, password_hash, role, active, created_at) '
         "values (:id, :name, 'x', 'editor', true, '2026-01-01')"
