@@ -1,5 +1,6 @@
 """Headers sent with every response, error pages included, who the client is, and where the
 board lives in the site."""
+from flask import abort
 from flask import request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -26,6 +27,36 @@ def add_headers(response):
     return response
 
 
+NUL_REFUSED = "请求中含有空字符(\\0),无法处理。请删除后重试。"
+
+
+def refuse_nul():
+    """Refuse a request whose path, query, form or JSON holds a NUL character.
+
+    No person types one, PostgreSQL stores none in text or JSON (it fails the whole
+    statement), and on SQLite one would end strings early for every C library reading them
+    back. Refused here once, before any view, rather than by each field's validation.
+    """
+    if "\0" in request.path:
+        abort(404)
+    values = [*request.args.items(multi=True), *request.form.items(multi=True)]
+    if any("\0" in key or "\0" in value for key, value in values):
+        abort(400, description=NUL_REFUSED)
+    if request.is_json:
+        # Iteratively, as a body may nest as deep as its bounded length allows.
+        pending = [request.get_json(silent=True)]
+        while pending:
+            value = pending.pop()
+            if isinstance(value, str):
+                if "\0" in value:
+                    abort(400, description=NUL_REFUSED)
+            elif isinstance(value, dict):
+                pending.extend(value.keys())
+                pending.extend(value.values())
+            elif isinstance(value, list):
+                pending.extend(value)
+
+
 class PinnedScriptRoot:
     """WSGI middleware that serves the app at its configured root, whatever the server says.
 
@@ -49,6 +80,7 @@ class PinnedScriptRoot:
 
 
 def init_app(app):
+    app.before_request(refuse_nul)
     app.after_request(add_headers)
     # Werkzeug answers /editor with a redirect to /editor/, and /a//b with one to /a/b, as
     # absolute URLs on whatever Host the request named: a 308 a shared cache may keep and

@@ -111,6 +111,30 @@ def test_oversize_bodies_are_refused_with_413_and_nothing_is_stored(app, client)
         assert db.session.scalar(db.select(db.func.count(Notice.id))) == 0
 
 
+def test_a_nul_character_anywhere_is_refused_and_nothing_is_stored(app, client, editor):
+    """PostgreSQL fails any statement given a NUL, so one would have been a 500 there (and a
+    stored \\u0000 a 500 on every review page after it); both databases refuse it first."""
+    item = seed_data("loss_declaration")["items"][0]
+    nested = {**seed_data("loss_declaration"), "items": [{**item, "owner_name": "扎\0西"}]}
+    refused = [
+        client.get("/lost", query_string={"number": "5401\0"}),
+        client.get("/search", query_string={"q": "工资\0"}),
+        client.get("/api/v1/lost-documents", query_string={"number": "\0"}),
+        client.post("/submit/loss_declaration", data={"declarant": "扎西\0"}),
+        client.post("/editor/login", data={"username": "editor\0", "password": "x"}),
+        client.post("/api/v1/submissions", json={**seed_data("loss_declaration"), "declarant": "\0"}),
+        client.post("/api/v1/submissions", json=nested),
+        client.post("/api/v1/submissions", json={**seed_data("loss_declaration"), "x\0": 1}),
+    ]
+    for response in refused:
+        assert response.status_code == 400, response.request.url
+        shown = response.json["error"] if response.is_json else response.get_data(as_text=True)
+        assert "空字符" in shown
+    assert client.get("/notices/YS%00").status_code == 404
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Notice.id))) == 0
+
+
 def test_a_submission_at_the_fields_maximum_is_not_refused_for_its_size(app, client):
     data = seed_data("loss_declaration")
     items = [
