@@ -29,14 +29,14 @@ def init_db_command():
     """Create the database or bring it up to the latest schema."""
     flask_migrate.upgrade(directory=current_app.extensions["migrate"].directory)
     click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
-    search.open_index()
+    search.prepare_index()
     if search.text_version() != search.TEXT_VERSION:
         # Made from older public text (numbers masked as pages once showed them): rebuilt,
         # or a search would still find what the pages no longer show.
         click.echo("The search index holds text as older pages showed it; rebuilding it.")
         _reindex()
     search.drain()
-    click.echo(f"Search index ready: {current_app.config['SEARCH_INDEX_DIR']}")
+    click.echo(f"Search index ready: {search.location()}")
 
 
 @click.command("reindex")
@@ -53,7 +53,7 @@ def _reindex():
     total = db.session.scalar(board.public_count())
     with click.progressbar(length=total, label="Indexing", file=sys.stderr) as bar:
         count = search.reindex(notices, progress=bar.update)
-    click.echo(f"Indexed {count} public notices into {current_app.config['SEARCH_INDEX_DIR']}.")
+    click.echo(f"Indexed {count} public notices into {search.location()}.")
 
 
 @click.command("check-index")
@@ -226,8 +226,7 @@ def restore_command(path, yes):
         f"Every login has ended. Active accounts as of the backup: {', '.join(done.active_users)}"
         " (disable any that should no longer be, at /editor/users)."
     )
-    index_dir = current_app.config["SEARCH_INDEX_DIR"]
-    click.echo(f"Indexed {done.indexed} public notices into {index_dir}.")
+    click.echo(f"Indexed {done.indexed} public notices into {search.location()}.")
 
 
 def init_app(app):

@@ -193,6 +193,34 @@ class IndexOutbox(db.Model):
         return f"<IndexOutbox {self.ref}>"
 
 
+class SearchDocument(db.Model):
+    """A public notice as the PostgreSQL search engine finds it (notices/search/postgres_engine.py).
+
+    The table exists on every database, so the schema is one, but only that engine writes
+    it. On PostgreSQL the migration adds ``document``, the ``tsvector`` searched through a GIN
+    index; the engine reads and writes that column in SQL of its own, so it is not mapped.
+    """
+
+    __tablename__ = "search_document"
+
+    ref: Mapped[str] = mapped_column(
+        String(24), ForeignKey("notice.ref", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    # "published" or "revoked"; whether a published notice is active is decided per query.
+    status: Mapped[str] = mapped_column(String(16))
+    issuer: Mapped[str] = mapped_column(Text, index=True)
+    published_on: Mapped[date]
+    window_end: Mapped[date]
+    # The version of public text the row was made from (search.TEXT_VERSION).
+    text_version: Mapped[int]
+    # Title and text as pages show them, masked and lower-cased: candidates are rechecked here.
+    public_text: Mapped[str] = mapped_column(Text)
+
+    def __repr__(self):
+        return f"<SearchDocument {self.ref}>"
+
+
 class Generation(db.Model):
     """The data generation: one row whose value changes with anything public listings show.
 

@@ -21,7 +21,6 @@ from notices import kinds
 from notices import search
 from notices.extensions import db
 from notices.models import AuditEntry
-from notices.models import IndexOutbox
 from notices.models import LossItem
 from notices.models import Notice
 
@@ -268,7 +267,8 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
         db.session.rollback()
         raise NoticeError.on("status", f"公告状态已被他人更改,不能{ACTIONS[action]}")
     if action in INDEXED_ACTIONS:
-        db.session.add(IndexOutbox(ref=notice.ref, created_at=now))
+        # In this transaction: an outbox row for Whoosh, the search row itself on PostgreSQL.
+        search.record(notice, now)
         board.touch_generation()
     db.session.add(
         AuditEntry(

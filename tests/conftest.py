@@ -81,7 +81,7 @@ def database_server():
         _cluster = None
 
 
-def config(tmp_path, db_path):
+def config(tmp_path, db_path, search_engine=None):
     return {
         "TESTING": True,
         "SECRET_KEY": "test",
@@ -92,6 +92,8 @@ def config(tmp_path, db_path):
         "PUBLIC_URL": PUBLIC_URL,
         # Tests submit far more than a person would; the limits have tests of their own.
         "RATELIMIT_ENABLED": False,
+        # Unset, the database's: Whoosh on SQLite, the PostgreSQL engine on PostgreSQL.
+        "SEARCH_ENGINE": search_engine,
     }
 
 
@@ -107,10 +109,17 @@ def migrated_db(tmp_path_factory):
     return path
 
 
+def search_engine(request):
+    """Return the search engine a test asks for with ``@pytest.mark.search_engine("whoosh")``
+    (the Whoosh index's own tests, run on either database), or None for the database's."""
+    marker = request.node.get_closest_marker("search_engine")
+    return marker.args[0] if marker else None
+
+
 @pytest.fixture
-def app(tmp_path, migrated_db):
+def app(request, tmp_path, migrated_db):
     db_path = copy_database(migrated_db, tmp_path / "t.db")
-    app = create_app(config(tmp_path, db_path))
+    app = create_app(config(tmp_path, db_path, search_engine(request)))
     yield app
     with app.app_context():
         db.engine.dispose()

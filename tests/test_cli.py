@@ -1,5 +1,6 @@
 from datetime import date
 
+import pytest
 from conftest import at
 
 from notices import expiry
@@ -141,6 +142,7 @@ def test_two_expire_runs_at_once_record_each_expiry_once(app, make_notice):
         assert len(expiries.all()) == 3
 
 
+@pytest.mark.search_engine("whoosh")
 def test_init_db_rebuilds_an_index_made_from_older_public_text(app, runner, make_notice):
     """An index built before ID numbers were masked to 4 + 1 still matched the 6 + 4 digits
     older pages showed; the upgrade (init-db) rebuilds it, and check-index says so until then."""

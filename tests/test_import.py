@@ -364,6 +364,7 @@ def test_a_small_import_into_a_large_board_drains_and_a_large_one_rebuilds(app, 
     assert runner.invoke(args=["check-index"]).exit_code == 0
 
 
+@pytest.mark.search_engine("whoosh")
 def test_an_index_busy_elsewhere_is_a_message_and_nothing_is_imported(app, runner, tmp_path, monkeypatch):
     monkeypatch.setattr(search, "held", functools.partial(search.held, timeout=0))
     with app.app_context():

@@ -4,7 +4,6 @@ import time
 from datetime import date
 
 import pytest
-from conftest import config
 from data.corpus import NOTICES
 from data.corpus import QUERIES
 from whoosh import query as Q
@@ -23,6 +22,8 @@ from notices.models import User
 from notices.search import engine
 
 K = 5
+# The Whoosh index's own workings (its outbox, locks and tiers), tested on either database.
+WHOOSH = pytest.mark.search_engine("whoosh")
 
 
 @pytest.fixture
@@ -82,8 +83,11 @@ def measure(find, refs):
 
 
 def test_labelled_queries_recall_and_precision(app, corpus, capsys):
-    """Measure the board's search against the two analyses it combines, on the same index."""
+    """Measure the board's search against the two analyses it combines, each alone on a
+    Whoosh index of the same notices (built here when the board searches with PostgreSQL)."""
     with app.app_context():
+        if app.config["SEARCH_ENGINE"] != "whoosh":
+            engine.reindex(board.public_notices())
         figures = {name: measure(find, corpus) for name, find in [
             ("jieba words only", jieba_only),
             ("character bigrams only", bigrams_only),
@@ -261,6 +265,7 @@ def test_revocation_updates_the_index(app, client, corpus, editor):
     assert archived["items"][0]["status"] == "revoked"
 
 
+@WHOOSH
 def test_check_index_and_reindex(app, runner, corpus):
     assert runner.invoke(args=["check-index"]).exit_code == 0
     with app.app_context():
@@ -275,6 +280,7 @@ def test_check_index_and_reindex(app, runner, corpus):
     assert runner.invoke(args=["check-index"]).exit_code == 0
 
 
+@WHOOSH
 def test_a_failed_drain_leaves_the_outbox_for_the_next(app, runner, make_notice, tmp_path):
     # The index directory is replaced by a file: the approval still commits, the row waits.
     with app.app_context():
@@ -289,8 +295,8 @@ def test_a_failed_drain_leaves_the_outbox_for_the_next(app, runner, make_notice,
     assert runner.invoke(args=["check-index"]).exit_code == 0
 
 
-def _approve_share(db_path, tmp_path, refs, user_id):
-    app = create_app(config(tmp_path, db_path))
+def _approve_share(settings, refs, user_id):
+    app = create_app(settings)
     with app.app_context():
         user = db.session.get(User, user_id)
         for ref in refs:
@@ -298,14 +304,19 @@ def _approve_share(db_path, tmp_path, refs, user_id):
             services.approve(notice, user, now=expiry.utcnow())
 
 
+@WHOOSH
 def test_concurrent_approvals_from_several_processes_keep_the_index_whole(app, runner, make_notice, editor, tmp_path):
     today = expiry.board_today(expiry.utcnow())
     refs = [make_notice("loss_declaration", index=i % 6, status="submitted", day=today).ref for i in range(48)]
     with app.app_context():
         user_id = db.session.merge(editor).id
+    # The database's URL as it is: a spawned process has no test cluster of its own to ask.
+    settings = {name: app.config[name] for name in (
+        "TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "SEARCH_INDEX_DIR", "SEARCH_ENGINE",
+    )}
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=_approve_share, args=(tmp_path / "t.db", tmp_path, refs[i::4], user_id))
+        context.Process(target=_approve_share, args=(settings, refs[i::4], user_id))
         for i in range(4)
     ]
     for worker in workers:
@@ -329,6 +340,7 @@ def test_at_approval_time_the_window_is_indexed(app, make_notice):
         assert search.indexed()[ref] == ("published", 20260809)
 
 
+@WHOOSH
 def test_reindex_settles_the_outbox_it_covers(app, runner, make_notice):
     app.config["SEARCH_INDEX_ON_COMMIT"] = False
     make_notice("loss_declaration")
@@ -340,6 +352,7 @@ def test_reindex_settles_the_outbox_it_covers(app, runner, make_notice):
     assert runner.invoke(args=["check-index"]).exit_code == 0
 
 
+@WHOOSH
 def test_outbox_ids_are_never_reused(app, make_notice):
     """A drain deletes what it indexed by id; an emptied outbox must not hand the id out again."""
     make_notice("loss_declaration")  # its outbox row, id 1, is indexed and deleted
@@ -351,6 +364,7 @@ def test_outbox_ids_are_never_reused(app, make_notice):
         assert row.id == 2
 
 
+@WHOOSH
 def test_a_change_made_while_a_rebuild_waits_for_the_index_is_not_undone(app, make_notice, editor):
     """A rebuild reads the database only once it holds the index: a notice revoked while it
     waited for a busy index is not brought back as published."""
@@ -380,6 +394,7 @@ def test_a_change_made_while_a_rebuild_waits_for_the_index_is_not_undone(app, ma
         assert search.indexed()[ref][0] == "revoked"
 
 
+@WHOOSH
 def test_a_rebuild_settles_the_outbox_while_others_write(app, make_notice):
     """The rebuild's read snapshot ends before it removes the outbox rows it covered, so a
     commit by another connection meanwhile does not make it fail with 'database is locked'."""
@@ -400,6 +415,7 @@ def test_a_rebuild_settles_the_outbox_while_others_write(app, make_notice):
         assert search.check(board.public_state()) == []
 
 
+@WHOOSH
 def test_an_approval_committed_during_a_rebuild_stays_for_the_next_drain(app, make_notice, editor):
     """The rebuild reads one snapshot and then removes the outbox rows it covered, by id: an
     approval committed meanwhile is not in the snapshot, and its row is kept for a drain.
@@ -433,6 +449,7 @@ def test_an_approval_committed_during_a_rebuild_stays_for_the_next_drain(app, ma
         assert search.check(board.public_state()) == []
 
 
+@WHOOSH
 def test_a_held_index_is_left_to_its_holder(app, make_notice):
     """A bulk change holds the index from start to end; other processes' drains leave the
     outbox to it, and its own drain and rebuild use the lock it holds."""

@@ -9,8 +9,8 @@ from datetime import datetime
 from datetime import time
 from datetime import timedelta
 
+import pytest
 import time_machine
-from conftest import config
 
 from notices import create_app
 from notices import expiry
@@ -19,6 +19,9 @@ from notices import services
 from notices.extensions import db
 from notices.models import Notice
 from notices.models import User
+
+# The tiers are the Whoosh index's: its tests run with Whoosh on either database.
+pytestmark = pytest.mark.search_engine("whoosh")
 
 # Published some days ago, so that the notice is live when indexed now and its window ends
 # a few days ahead, where the tests travel.
@@ -99,9 +102,9 @@ def test_check_index_finds_a_notice_in_both_tiers(app, runner, make_notice):
     assert runner.invoke(args=["check-index"]).exit_code == 0
 
 
-def _approve_elsewhere(db_path, tmp_path, ref, user_id):
+def _approve_elsewhere(settings, ref, user_id):
     """Another worker: approve ``ref`` and index it, in a process of its own."""
-    app = create_app(config(tmp_path, db_path))
+    app = create_app(settings)
     with app.app_context():
         notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
         services.approve(notice, db.session.get(User, user_id), now=expiry.utcnow())
@@ -117,8 +120,12 @@ def test_a_kept_searcher_sees_what_another_process_committed(app, client, make_n
     assert found(client, "卡如温泉") == []
     with app.app_context():
         user_id = db.session.merge(editor).id
+    # The database's URL as it is: a spawned process has no test cluster of its own to ask.
+    settings = {name: app.config[name] for name in (
+        "TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "SEARCH_INDEX_DIR", "SEARCH_ENGINE",
+    )}
     process = multiprocessing.get_context("spawn").Process(
-        target=_approve_elsewhere, args=(tmp_path / "t.db", tmp_path, waiting, user_id)
+        target=_approve_elsewhere, args=(settings, waiting, user_id)
     )
     process.start()
     process.join(timeout=120)

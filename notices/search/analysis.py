@@ -114,6 +114,18 @@ def grams(text):
             yield run[i : i + 2], offset + i, offset + i, offset + i + 2
 
 
+def searchable(text):
+    """Return ``text`` as both analyses read it, lower-cased: a typed run is a substring of it
+    exactly when the notice holds that run."""
+    return _analysed(text).lower()
+
+
+def runs(text):
+    """Return the lower-case runs of ``text`` (Han, Tibetan, Latin/digit): what a substring
+    match looks for, each run on its own, as ``grams`` reads them."""
+    return [run for _kind, run, _start in _runs(searchable(text))]
+
+
 def split_query(q):
     """Return the person's query as (phrases, words): quoted parts kept whole, the rest split.
 
@@ -152,6 +164,17 @@ def numbers_in(q):
     as that is (see ``notices.lookups``).
     """
     return [number for word in typed_words(q)[1] if (number := as_number(word))]
+
+
+def highlight_words(phrases, typed):
+    """Return what a search for ``phrases`` and ``typed`` words marks in its results: each
+    phrase and word that can match, and the jieba words inside each typed word."""
+    marked = [phrase for phrase in phrases if list(grams(phrase))]
+    for word in typed:
+        if as_number(word) or list(grams(word)):
+            marked.append(word)
+            marked += [w for w, *_ in words(word) if len(w) > 1]
+    return list(dict.fromkeys(marked))
 
 
 def highlight(text, words, width=None):

@@ -178,6 +178,25 @@ def create_index():
     open_index(create=True)
 
 
+def location():
+    """Return the index's folder."""
+    return _dir()
+
+
+def prepare_index():
+    """Create both tiers empty if the folder has none."""
+    open_index()
+
+
+def record(notice, now):
+    """Ask for ``notice``'s document to be rewritten, in the caller's transaction (which
+    changed the notice): an outbox row, indexed by the next drain."""
+    from notices.extensions import db
+    from notices.models import IndexOutbox
+
+    db.session.add(IndexOutbox(ref=notice.ref, created_at=now))
+
+
 def tier_of(doc, today):
     """Return the tier an index document belongs in on ``today``."""
     live = doc["status"] == "published" and doc["window_end"] >= _day(today)
@@ -271,7 +290,8 @@ def document(notice, shown):
     }
 
 
-def _document_if_public(notice, today):
+def public_document(notice, today):
+    """Return the index document of ``notice`` as the public sees it, or None if not public."""
     from notices import board
 
     if notice is None or not notice.is_public:
@@ -366,7 +386,7 @@ def _documents_of(refs, today):
 
     notices = db.session.scalars(db.select(Notice).where(Notice.ref.in_(list(refs))))
     found = {notice.ref: notice for notice in notices}
-    return {ref: _document_if_public(found.get(ref), today) for ref in refs}
+    return {ref: public_document(found.get(ref), today) for ref in refs}
 
 
 def _write(writers, read, today):
@@ -417,7 +437,7 @@ def reindex(notices, progress=None):
         today = expiry.board_today(expiry.utcnow())
         count = 0
         for notice in notices:
-            doc = _document_if_public(notice, today)
+            doc = public_document(notice, today)
             if doc is not None:
                 writers[tier_of(doc, today)].add_document(**doc)
             count += 1
