@@ -57,6 +57,26 @@ def scope_section(peers, old):
         f"({'met' if worst['active'] <= 10 else 'missed'}); archive and all, aim ≤ 30 ms — worst "
         f"{worst['archived']:.0f} ms and {worst['all']:.0f} ms.",
     ]
+    return lines + postgresql_scope_lines(peers, by_status)
+
+
+def postgresql_scope_lines(peers, whoosh):
+    """Return the PostgreSQL engine's latency by scope beside Whoosh's, if it was measured."""
+    by_status = peers.get("postgresql_by_status")
+    if not by_status:
+        return []
+    lines = [
+        "",
+        "The same queries through the PostgreSQL engine (`FLASK_SEARCH_ENGINE=postgresql`), "
+        "Whoosh's figures from the table above beside them: median / p95 ms.",
+        "",
+        "| class | default: Whoosh | default: PostgreSQL | archive: Whoosh | archive: PostgreSQL "
+        "| all: Whoosh | all: PostgreSQL |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for cls in by_status["active"]:
+        cells = [_ms(engine[s][cls]) for s in ("active", "archived", "all") for engine in (whoosh, by_status)]
+        lines.append(f"| {cls} | " + " | ".join(cells) + " |")
     return lines
 
 

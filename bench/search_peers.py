@@ -11,7 +11,9 @@ sees them, type, status, window end, publication date, document numbers):
   bigrams, so a match is a substring match;
 - ``tantivy-ngram``: tantivy's own ``Tokenizer.ngram(2, 2)``. It gives every gram position
   0, so phrase queries match nothing; each word is an AND of its bigrams, as the board
-  does for unquoted words.
+  does for unquoted words;
+- ``postgresql``: the board's PostgreSQL engine (``SEARCH_ENGINE=postgresql``) on a copy of
+  the corpus in a throwaway cluster of Debian's PostgreSQL, rebuilt with ``search.reindex``.
 
 For every engine: index build time and size on disk; median and p95 latency by query class
 (first page of 20, warm: each query runs once untimed first); recall and precision of the
@@ -396,6 +398,72 @@ class Fts5:
         return [ref for (ref,) in self.con.execute(sql, (*params, limit))]
 
 
+class Postgres:
+    """The board's PostgreSQL engine (``search.search`` with ``SEARCH_ENGINE=postgresql``), in
+    a throwaway cluster of Debian's PostgreSQL (tests/postgres.py) holding a copy of the
+    corpus's notices; its build time is ``flask reindex``'s on that copy."""
+
+    name = "postgresql"
+
+    def __init__(self, source_app, today):
+        self.source_app, self.today = source_app, today
+
+    def build(self, docs):
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+        import atexit
+
+        import postgres
+
+        self.cluster = postgres.Cluster().start()
+        atexit.register(self.cluster.stop)
+        self.app = create_app({
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": self.cluster.create("bench"),
+            "SEARCH_ENGINE": "postgresql",
+            "SEARCH_INDEX_ON_COMMIT": False,
+        })
+        with self.app.app_context():
+            flask_migrate.upgrade(directory=self.app.extensions["migrate"].directory)
+            self._copy(Notice.__table__)
+            self._copy(LossItem.__table__)
+            started = time.perf_counter()
+            search.reindex(board.public_notices())
+            seconds = time.perf_counter() - started
+            db.session.commit()
+            # As autovacuum would soon after a rebuild: the planner's statistics, the GIN
+            # index's pending list merged.
+            with db.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT", board_reading=True
+            ) as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE search_document")
+                size = connection.exec_driver_sql(
+                    "SELECT pg_total_relation_size('search_document')"
+                ).scalar()
+        return {"build_seconds": seconds, "size_bytes": size, "build_timed": "this run"}
+
+    def _copy(self, table, batch=2000):
+        """Copy ``table``'s rows from the corpus's SQLite database into PostgreSQL."""
+        # Read as a reader: the corpus's app holds its own transaction open meanwhile.
+        with self.source_app.app_context(), db.engine.connect().execution_options(
+            board_reading=True
+        ) as connection:
+            rows = [dict(row._mapping) for row in connection.execute(db.select(table))]
+        for i in range(0, len(rows), batch):
+            db.session.execute(db.insert(table), rows[i : i + batch])
+        db.session.commit()
+
+    def search(self, query, limit):
+        with self.app.app_context():
+            results = search.search(query.text, today=self.today, kind=query.kind,
+                                    status=query.status, per_page=limit)
+            return [hit.ref for hit in results.hits]
+
+    def by_status(self, queries, repeats):
+        """Return the engine's figures by scope, as :func:`measure_board_statuses` gives
+        the board's Whoosh index."""
+        return measure_board_statuses(self.app, queries, self.today, repeats)
+
+
 def bigrams(word):
     return [word[i : i + 2] for i in range(len(word) - 1)]
 
@@ -639,7 +707,7 @@ def main():
     parser.add_argument("--queries-per-class", type=int, default=50, help="queries in each class (default 50)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each query (default 3)")
     parser.add_argument("--reindex", action="store_true", help="time the board's index build again")
-    parser.add_argument("--engines", default="board,fts5,tantivy,tantivy-ngram")
+    parser.add_argument("--engines", default="board,fts5,tantivy,tantivy-ngram,postgresql")
     parser.add_argument("--replot", action="store_true",
                         help="only redraw search_latency_N.png from search_peers_N.json")
     args = parser.parse_args()
@@ -681,6 +749,7 @@ def main():
             "fts5": Fts5(os.path.join(peers, "fts5.db"), today),
             "tantivy": Tantivy(os.path.join(peers, "tantivy"), today),
             "tantivy-ngram": Tantivy(os.path.join(peers, "tantivy-ngram"), today, builtin_ngram=True),
+            "postgresql": Postgres(app, today_date),
         }
         engines, per_query = {}, {}
         for name in args.engines.split(","):
@@ -702,10 +771,20 @@ def main():
                 log(f"board {status:9} " + "  ".join(
                     f"{cls}: {c['median_ms']:.1f}/{c['p95_ms']:.1f} ms" for cls, c in classes.items()
                 ))
+        postgresql_by_status = None
+        if "postgresql" in engines:
+            started = time.perf_counter()
+            postgresql_by_status = all_engines["postgresql"].by_status(queries, args.repeats)
+            phase("postgresql by scope", started)
+            for status, classes in postgresql_by_status.items():
+                log(f"postgresql {status:9} " + "  ".join(
+                    f"{cls}: {c['median_ms']:.1f}/{c['p95_ms']:.1f} ms" for cls, c in classes.items()
+                ))
 
     print_table(args.n, engines)
     result = {
         "board_by_status": by_status,
+        "postgresql_by_status": postgresql_by_status,
         "n": args.n,
         "public_notices": len(docs),
         "today": today_date.isoformat(),
