@@ -40,6 +40,9 @@ def create_app(test_config=None, instance_path=None):
     app.config.from_mapping(
         # Relative SQLite paths are resolved inside instance/.
         SQLALCHEMY_DATABASE_URI="sqlite:///notices.db",
+        # "whoosh" or "postgresql" (notices/search); unset, PostgreSQL's own search on a
+        # PostgreSQL database and Whoosh on SQLite.
+        SEARCH_ENGINE=None,
         # The Whoosh index directory; git keeps the folder but not its contents.
         SEARCH_INDEX_DIR=os.path.join(REPO_ROOT, "search_index"),
         # Index each publication right after its commit; bulk loads turn it off and reindex.

@@ -11,6 +11,7 @@ from sqlalchemy import Index
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import TypeDecorator
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -197,11 +198,14 @@ class SearchDocument(db.Model):
     """A public notice as the PostgreSQL search engine finds it (notices/search/postgres_engine.py).
 
     The table exists on every database, so the schema is one, but only that engine writes
-    it. On PostgreSQL the migration adds ``document``, the ``tsvector`` searched through a GIN
-    index; the engine reads and writes that column in SQL of its own, so it is not mapped.
+    it, in SQL of its own (a tsvector is written and searched as a literal cast by the
+    database).
     """
 
     __tablename__ = "search_document"
+    __table_args__ = (
+        Index("ix_search_document_document", "document", postgresql_using="gin"),
+    )
 
     ref: Mapped[str] = mapped_column(
         String(24), ForeignKey("notice.ref", ondelete="CASCADE"), primary_key=True
@@ -216,6 +220,11 @@ class SearchDocument(db.Model):
     text_version: Mapped[int]
     # Title and text as pages show them, masked and lower-cased: candidates are rechecked here.
     public_text: Mapped[str] = mapped_column(Text)
+    # The bigrams, words and document numbers searched (postgres_engine.vector). SQLite has no
+    # tsvector: there the column is plain text, never filled. Never loaded with the row.
+    document: Mapped[str] = mapped_column(
+        Text().with_variant(TSVECTOR(), "postgresql"), deferred=True
+    )
 
     def __repr__(self):
         return f"<SearchDocument {self.ref}>"

@@ -28,10 +28,13 @@ def found(client, q, **args):
     return [item["ref"] for item in body["items"]]
 
 
-def test_the_engine_follows_the_database_unless_told(tmp_path):
+def test_the_engine_follows_the_database_unless_told(tmp_path, monkeypatch):
     settings = config(tmp_path, tmp_path / "choice.db")
     assert create_app(settings).config["SEARCH_ENGINE"] == ("postgresql" if ON_POSTGRESQL else "whoosh")
     assert create_app({**settings, "SEARCH_ENGINE": "whoosh"}).config["SEARCH_ENGINE"] == "whoosh"
+    monkeypatch.setenv("FLASK_SEARCH_ENGINE", "whoosh")
+    del settings["SEARCH_ENGINE"]
+    assert create_app(settings).config["SEARCH_ENGINE"] == "whoosh"
     with pytest.raises(RuntimeError, match="must be one of whoosh, postgresql"):
         create_app({**settings, "SEARCH_ENGINE": "elastic"})
 

@@ -19,7 +19,8 @@ depends_on = None
 def upgrade():
     # The table is made on every database, though only the PostgreSQL search engine writes
     # it: one schema for the models and for every later migration, whichever database a board
-    # runs on. What only PostgreSQL can hold, the tsvector and its GIN index, is added there.
+    # runs on. Its ``document`` is a tsvector under a GIN index on PostgreSQL only; SQLite
+    # has no such type, and gets plain text and a plain index, never filled.
     op.create_table('search_document',
     sa.Column('ref', sa.String(length=24), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -29,15 +30,14 @@ def upgrade():
     sa.Column('window_end', sa.Date(), nullable=False),
     sa.Column('text_version', sa.Integer(), nullable=False),
     sa.Column('public_text', sa.Text(), nullable=False),
+    sa.Column('document', sa.Text().with_variant(postgresql.TSVECTOR(), 'postgresql'), nullable=False),
     sa.ForeignKeyConstraint(['ref'], ['notice.ref'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('ref')
     )
     with op.batch_alter_table('search_document', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_search_document_issuer'), ['issuer'], unique=False)
-    if op.get_bind().dialect.name == 'postgresql':
-        op.add_column('search_document', sa.Column('document', postgresql.TSVECTOR(), nullable=False))
-        op.create_index('ix_search_document_document', 'search_document', ['document'],
-                        postgresql_using='gin')
+        batch_op.create_index('ix_search_document_document', ['document'], unique=False,
+                              postgresql_using='gin')
     # The rows are made by `flask init-db`, which every upgrade runs: it finds public notices
     # without rows (search.text_version() is 0) and rebuilds the index.
 
