@@ -280,6 +280,9 @@ def reindex(notices, progress=None):
         ))
         if settled is not None:
             connection.execute(db.delete(IndexOutbox).where(IndexOutbox.id <= settled))
+        # The planner chooses between the GIN index and the open windows' index by these
+        # statistics; a rebuilt table should not wait for autovacuum to have them.
+        connection.execute(_sql("ANALYZE search_document"))
     return count
 
 
