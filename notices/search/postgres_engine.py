@@ -94,7 +94,9 @@ def vector(title, text, numbers):
     def add(lexeme, at, weight):
         kept = positions.setdefault(lexeme, [])
         if len(kept) < MAX_POSITIONS:
-            # Positions start at 1; PostgreSQL clamps those past 16,383 itself.
+            # Positions start at 1. PostgreSQL clamps those past 16,383, where a phrase could
+            # no longer be told in order; the longest notice the forms take (a call's 10,000
+            # characters of description and 2,000 of requirements, worded) stays below.
             kept.append(f"{at + 1}{weight}")
 
     offset = len(searchable(title)) + 1
