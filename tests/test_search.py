@@ -116,9 +116,11 @@ HOSTILE = [
 def test_hostile_queries_give_results_or_nothing_never_an_error(client, corpus):
     failures = []
     for q in HOSTILE:
+        # A NUL is refused before any view, whatever the field (security.refuse_nul).
+        expected = 400 if "\x00" in q else 200
         for url in ("/search", "/api/v1/notices"):
             response = client.get(url, query_string={"q": q, "status": "all"})
-            if response.status_code != 200:
+            if response.status_code != expected:
                 failures.append((url, q[:30], response.status_code))
         body = client.get("/search", query_string={"q": q}).get_data(as_text=True)
         assert "<script>alert(1)</script>" not in body
