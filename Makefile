@@ -59,13 +59,15 @@ stress: install-dev system
 		tests/test_backup.py
 
 # Benchmarks, on demand: 100,000 notices (the corpus is cached in bench/.cache after the
-# first run), the board's search beside SQLite FTS5 and tantivy, and serving under gunicorn.
+# first run), the board's search beside SQLite FTS5 and tantivy, and serving under gunicorn,
+# alone on SQLite and behind nginx on PostgreSQL with one and two app servers.
 BENCH_N ?= 100000
-bench: install-dev
+bench: install-dev system
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(BIN)/python bench/search_peers.py --n $(BENCH_N) --queries-per-class 20 --repeats 1
 	$(BIN)/python bench/serving.py --db bench/.cache/$(BENCH_N)/bench.db --index bench/.cache/$(BENCH_N)/whoosh
+	$(BIN)/python bench/nodes.py --db bench/.cache/$(BENCH_N)/bench.db
 	$(BIN)/python bench/report.py
 
 demo: install

@@ -164,6 +164,32 @@ def serving_section(serving, old):
     return lines
 
 
+def nodes_section(nodes):
+    counts = sorted(nodes["servers"], key=int)
+    names = list(nodes["servers"][counts[0]])
+    lines = [
+        f"## Several servers: PostgreSQL behind nginx at {nodes['notices']:,} notices",
+        "",
+        f"The corpus copied into PostgreSQL and searched with its engine; each app server is "
+        f"gunicorn with {nodes['workers_per_server']} workers, nginx round-robin in front, wrk "
+        f"through nginx ({nodes['connections']} connections, {nodes['seconds']} s a page). "
+        "Ratios are to /healthz through the same balancer in the same run. All servers share "
+        "this machine's two cores: a second server here adds a balancer's choice and "
+        "connections to the one database, not cores.",
+        "",
+        "| page | " + " | ".join(f"{c} server{'s' if c != '1' else ''}: req/s, p95, of trivial" for c in counts) + " |",
+        "|---|" + "---|" * len(counts),
+    ]
+    for name in names:
+        cells = []
+        for count in counts:
+            f = nodes["servers"][count][name]
+            errors = f" ({f['non_2xx']} non-2xx)" if f["non_2xx"] else ""
+            cells.append(f"{f['rps']:.0f}, {f['p95_ms']:.1f} ms, {f['ratio']:.0%}{errors}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main():
     lines = [
         "# Benchmark results",
@@ -176,6 +202,8 @@ def main():
     lines += scope_section(peers, old_peers) + [""]
     lines += search_section(peers, old_peers) + [""]
     lines += serving_section(load("serving.json"), before("serving.json")) + [""]
+    if os.path.exists(os.path.join(RESULTS, "nodes.json")):
+        lines += nodes_section(load("nodes.json")) + [""]
     notes = os.path.join(HERE, "NOTES.md")
     if os.path.exists(notes):
         with open(notes) as f:
