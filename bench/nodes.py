@@ -29,9 +29,8 @@ from live import Balancer  # noqa: E402
 
 from bench.search_peers import Postgres  # noqa: E402
 from bench.serving import free_port  # noqa: E402
+from bench.serving import measure  # noqa: E402
 from bench.serving import mixed_searches  # noqa: E402
-from bench.serving import settle  # noqa: E402
-from bench.serving import wrk  # noqa: E402
 from notices import create_app  # noqa: E402
 from notices import expiry  # noqa: E402
 
@@ -66,20 +65,6 @@ def start_server(url, port):
                 server.kill()
                 raise RuntimeError("gunicorn did not answer within 60 s")
             time.sleep(0.05)
-
-
-def measure(base, pages, seconds, connections, searches):
-    results = {}
-    for name, path in pages.items():
-        mixed = path == searches
-        target, paths = (base + "/", path) if mixed else (base + path, None)
-        wrk(target, 2, connections, paths)  # warm every worker before timing
-        results[name] = wrk(target, seconds, connections, paths)
-        settle(base)
-    ceiling = results["trivial (/healthz)"]["rps"]
-    for figures in results.values():
-        figures["ratio"] = figures["rps"] / ceiling
-    return results
 
 
 def main():

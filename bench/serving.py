@@ -98,6 +98,21 @@ def wrk(url, seconds, connections, paths=None):
             "requests": int(requests.group(1)) if requests else 0}
 
 
+def measure(base, pages, seconds, connections, searches):
+    """Load each of ``pages`` ({name: path, or ``searches``, the file of mixed searches}) on
+    ``base`` in turn; return {name: figures}, each with its ratio to the first page's rate."""
+    results = {}
+    for name, path in pages.items():
+        target, paths = (base + "/", path) if path == searches else (base + path, None)
+        wrk(target, 2, connections, paths)  # warm every worker before timing
+        results[name] = wrk(target, seconds, connections, paths)
+        settle(base)
+    ceiling = next(iter(results.values()))["rps"]
+    for figures in results.values():
+        figures["ratio"] = figures["rps"] / ceiling
+    return results
+
+
 def mixed_searches(db, path):
     """Write the default searches of every query class (the search benchmark's own queries) to
     ``path``, one URL path a line, and return how many."""
@@ -148,13 +163,7 @@ def main():
         "search page, mixed classes": searches,
     }
     try:
-        results = {}
-        for name, path in pages.items():
-            mixed = path == searches
-            target = (base + "/", path) if mixed else (base + path, None)
-            wrk(target[0], 2, args.connections, target[1])  # warm every worker before timing
-            results[name] = wrk(target[0], args.seconds, args.connections, target[1])
-            settle(base)
+        results = measure(base, pages, args.seconds, args.connections, searches)
         # Then enough mixed searches that each worker has answered thousands.
         done = results["search page, mixed classes"]["requests"]
         while done < SEARCHES_BEFORE_MEMORY:
@@ -165,9 +174,6 @@ def main():
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    ceiling = results["trivial (/healthz)"]["rps"]
-    for figures in results.values():
-        figures["ratio"] = figures["rps"] / ceiling
     report = {"notices": notices, "first_answer_s": first_answer, "worker_rss_mb": memory,
               "searches_before_memory": done,
               "seconds": args.seconds, "connections": args.connections, "pages": results}

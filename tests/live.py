@@ -69,7 +69,23 @@ def alive(pid):
     return state != "Z"
 
 
-class LiveBoard:
+class _Started:
+    """A context manager of what ``start`` starts: everything is stopped on exit, and a
+    start that fails half-way stops what it had started."""
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class LiveBoard(_Started):
     """A fresh board served by gunicorn in ``tmp``, and optionally its indexer.
 
     Use as a context manager; everything it started is stopped on exit. ``env`` adds to or
@@ -116,17 +132,6 @@ class LiveBoard:
         self.known_workers = set()
 
     # --- lifecycle ----------------------------------------------------------------------
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def start(self):
         if "FLASK_RATELIMIT_STORAGE_URI" not in self.env:
@@ -427,7 +432,7 @@ http {{
 """
 
 
-class Balancer:
+class Balancer(_Started):
     """nginx on a free loopback port, balancing round-robin over the servers at ``ports``.
 
     Use as a context manager. Its configuration, pid file, logs and temporary files are all in
@@ -443,17 +448,6 @@ class Balancer:
         self.access_log = self.tmp / "nginx-access.log"
         self.error_log = self.tmp / "nginx-error.log"
         self.process = None
-
-    def __enter__(self):
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def start(self, timeout=10):
         self.tmp.mkdir(parents=True, exist_ok=True)
