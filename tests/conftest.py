@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import threading
+import weakref
 from datetime import date
 from datetime import datetime
 from datetime import time
@@ -79,6 +80,32 @@ def database_server():
         _cluster.admin.dispose()
         _cluster.stop()
         _cluster = None
+
+
+# Every app a test creates, so that its connections are closed when the test ends. Left to the
+# garbage collector, PostgreSQL's would be closed in whichever later test it happens to run,
+# each with a ResourceWarning that fails that test.
+_created = []
+_init_app = db.init_app
+
+
+def _recording_init_app(app):
+    _created.append(weakref.ref(app))
+    _init_app(app)
+
+
+db.init_app = _recording_init_app
+
+
+@pytest.fixture(autouse=True)
+def _close_connections():
+    yield
+    while _created:
+        app = _created.pop()()
+        if app is not None and "sqlalchemy" in app.extensions:
+            with app.app_context():
+                for engine in db.engines.values():
+                    engine.dispose()
 
 
 def config(tmp_path, db_path, search_engine=None):
