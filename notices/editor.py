@@ -172,7 +172,7 @@ def notice(ref):
         "editor/notice.html",
         notice=notice,
         kind=kind,
-        fields=kind.fields_of(notice, masked=False),
+        fields=review.shown_fields(kind, kind.fields_of(notice, masked=False)),
         text=board.draft_text(notice, today, masked=False),
         warnings=review.warnings(notice, today),
     )

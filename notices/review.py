@@ -1,5 +1,12 @@
 """What an editor should know before deciding on a submission."""
+from dataclasses import dataclass
+
+from wtforms import FieldList
+from wtforms import SelectFieldBase
+from wtforms import TextAreaField
+
 from notices import expiry
+from notices import forms
 from notices.extensions import db
 from notices.models import PUBLIC_STATUSES
 from notices.models import LossItem
@@ -47,3 +54,63 @@ def warnings(notice, today):
                 f"同一项目的工资结清公示已于{cn_date(other.published_on)}发布({other.ref},{state})。"
             )
     return found
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One field of a submission as the review page shows it.
+
+    ``form`` says how: ``text``, ``paragraph`` (its line breaks kept), ``lines`` (a list),
+    ``sites`` (names with their links), ``items`` (loss items as a table), ``choices`` (the
+    chosen options by their names).
+    """
+
+    label: str
+    form: str
+    value: object
+
+
+def _label(unbound):
+    """Return the label a form field was declared with (a list's is its second argument)."""
+    if "label" in unbound.kwargs:
+        return unbound.kwargs["label"]
+    return next((arg for arg in unbound.args if isinstance(arg, str)), "")
+
+
+def _choice_names(unbound, codes):
+    names = {choice.value: choice.label for choice in unbound.kwargs.get("choices", ())}
+    return [names.get(code, code) for code in codes]
+
+
+def shown_fields(kind, fields):
+    """Return every field of ``fields`` (a notice's, unmasked) as :class:`Shown`, in the
+    order the form asks for them, each as a person wrote or chose it: choices by their
+    Chinese names, lines as lines, links as links, loss items as rows."""
+    declared = {
+        name: getattr(kind.form, name)
+        for name in dir(kind.form)
+        if hasattr(getattr(kind.form, name), "field_class")
+    }
+    # The form's own order (WTForms numbers its fields as they are declared).
+    order = sorted(declared, key=lambda name: declared[name].creation_counter)
+    shown = []
+    for name in order + [name for name in fields if name not in declared]:
+        if name not in fields or name.startswith("submitter_"):
+            continue  # the submitter's contact has a section of its own
+        value, unbound = fields[name], declared.get(name)
+        field_class = unbound.field_class if unbound else None
+        label = _label(unbound) if unbound else name
+        if field_class and issubclass(field_class, FieldList):
+            shown.append(Shown(label, "items", value))
+        elif field_class and issubclass(field_class, SelectFieldBase):
+            codes = value if isinstance(value, list) else [value]
+            shown.append(Shown(label, "choices", _choice_names(unbound, codes)))
+        elif field_class and issubclass(field_class, forms.SitesField):
+            shown.append(Shown(label, "sites", value or []))
+        elif isinstance(value, list):
+            shown.append(Shown(label, "lines", [str(line) for line in value]))
+        elif field_class and issubclass(field_class, TextAreaField):
+            shown.append(Shown(label, "paragraph", value))
+        else:
+            shown.append(Shown(label, "text", "" if value is None else str(value)))
+    return shown

@@ -4,6 +4,7 @@ from datetime import date
 import pytest
 from conftest import EDITOR_PASSWORD
 from conftest import copy_database
+from conftest import seed_data
 
 from notices import accounts
 from notices import create_app
@@ -146,6 +147,29 @@ def test_review_page_shows_everything_an_editor_needs(client, editor, make_notic
     assert "540102199001011233" in page  # editors see the full number
     assert "居民身份证 540102199001011233 已于2026年7月1日在 YS-20260701-" in page
     assert "提交" in page and "通过并发布" in page
+
+
+@pytest.mark.parametrize("code", ["supplier_call", "expert_call", "wage_clearance", "loss_declaration"])
+def test_review_page_fields_read_as_a_person_wrote_them(client, editor, make_notice, code):
+    """No Python reprs, JSON or option codes: choices by name, lines as lines, items as rows."""
+    ref = make_notice(code, status="submitted").ref
+    login(client)
+    page = client.get(f"/editor/notices/{ref}").get_data(as_text=True)
+    for leak in ("UnboundField", "\\u", "<pre>", '["', "{&#34;", "[&#34;", "&#39;"):
+        assert leak not in page, leak
+    data = seed_data(code)
+    if code == "supplier_call":
+        assert re.search(r"<dt>征集范围</dt>\s*<dd>[^<]*工程", page)
+        assert "works" not in page
+        first_requirement = data["requirements"].splitlines()[0][:6]
+        assert re.search(r'<ol class="field-lines"><li>[^<]*' + re.escape(first_requirement), page)
+    if code == "expert_call":
+        assert re.search(r"<dt>征集方式</dt>\s*<dd>[^<]*、", page)
+        assert "individual" not in page
+    if code == "loss_declaration":
+        assert "<dt>遗失的证件</dt>" not in page and "<h2>遗失的证件(共 " in page
+        for item in data["items"]:
+            assert f'<td class="number">{item["document_number"]}</td>' in page
 
 
 def test_warning_for_a_wage_notice_of_the_same_project(client, editor, make_notice):
