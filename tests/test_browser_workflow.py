@@ -275,6 +275,22 @@ def test_loss_rows_are_added_and_removed_and_id_numbers_masked(page, server):
     expect(page.locator(".notice-text p")).to_have_text(re.compile(re.escape(masked)))
 
 
+def test_enter_in_a_field_previews_and_never_adds_or_removes_a_loss_row(page, server):
+    """The first submit button is what Enter (a phone's 前往) presses: 预览, not a row's
+    删除此项 or 再添加一项证件."""
+    open_form(page, server, "loss_declaration")
+    first = {"证件所有人": "旦增尼玛", "证件类型": "出生医学证明", "证件编号": "U540012345"}
+    second = {"证件所有人": "", "证件类型": "居民身份证", "证件编号": ID_NUMBER}
+    fill(page, {"声明人": "格桑卓玛", "第 1 项": first, "提交人": "格桑卓玛", "提交人电话": "13618901234"})
+    press(page, "再添加一项证件")
+    fill(page, {"第 2 项": second})
+    group(page, "第 2 项").get_by_label("证件编号").press("Enter")
+    expect(page.get_by_role("button", name="确认提交")).to_be_visible()
+    text = page.locator("article.notice .notice-text")
+    expect(text).to_contain_text("U540012345")
+    expect(text).to_contain_text(ID_NUMBER[:4] + "*" * 13 + ID_NUMBER[-1:])
+
+
 def test_rejected_submission_shows_the_reason_and_is_not_published(page, server, log_in):
     ref, track_url = submit(page, server, "supplier_call")
     editor = log_in()
