@@ -70,13 +70,6 @@ class Shown:
     value: object
 
 
-def _label(unbound):
-    """Return the label a form field was declared with (a list's is its second argument)."""
-    if "label" in unbound.kwargs:
-        return unbound.kwargs["label"]
-    return next((arg for arg in unbound.args if isinstance(arg, str)), "")
-
-
 def _choice_names(unbound, codes):
     names = {choice.value: choice.label for choice in unbound.kwargs.get("choices", ())}
     return [names.get(code, code) for code in codes]
@@ -86,20 +79,14 @@ def shown_fields(kind, fields):
     """Return every field of ``fields`` (a notice's, unmasked) as :class:`Shown`, in the
     order the form asks for them, each as a person wrote or chose it: choices by their
     Chinese names, lines as lines, links as links, loss items as rows."""
-    declared = {
-        name: getattr(kind.form, name)
-        for name in dir(kind.form)
-        if hasattr(getattr(kind.form, name), "field_class")
-    }
-    # The form's own order (WTForms numbers its fields as they are declared).
-    order = sorted(declared, key=lambda name: declared[name].creation_counter)
+    declared, labels, asked = kind.declared, kind.labels, list(kind.form_fields)
     shown = []
-    for name in order + [name for name in fields if name not in declared]:
+    for name in asked + [name for name in fields if name not in asked]:
         if name not in fields or name.startswith("submitter_"):
             continue  # the submitter's contact has a section of its own
         value, unbound = fields[name], declared.get(name)
         field_class = unbound.field_class if unbound else None
-        label = _label(unbound) if unbound else name
+        label = labels.get(name, name)
         if field_class and issubclass(field_class, FieldList):
             shown.append(Shown(label, "items", value))
         elif field_class and issubclass(field_class, SelectFieldBase):

@@ -40,13 +40,18 @@ class Kind:
         return names
 
     @property
+    def declared(self):
+        """Return {field name: the form's unbound field} of every field the form declares."""
+        return {
+            name: field
+            for name in dir(self.form)
+            if hasattr(field := getattr(self.form, name), "field_class")
+        }
+
+    @property
     def labels(self):
         """Return {field name: the form's label}, for pages that list raw fields."""
-        return {
-            name: getattr(self.form, name).args[0]
-            for name in dir(self.form)
-            if hasattr(getattr(self.form, name), "field_class")
-        }
+        return {name: _label(field) for name, field in self.declared.items()}
 
     #: The field naming who publishes the notice: the issuer, contractor or declarant.
     issuer_field = "issuer"
@@ -127,3 +132,11 @@ class CallKind(Kind):
         numbered.append(("联系方式", contact))
         text.sections(numbered)
         return text
+
+
+def _label(unbound):
+    """Return the label a form field was declared with: its ``label``, else its first text
+    argument (a list of rows names its row form first)."""
+    if "label" in unbound.kwargs:
+        return unbound.kwargs["label"]
+    return next((arg for arg in unbound.args if isinstance(arg, str)), "")
