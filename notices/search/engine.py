@@ -31,6 +31,7 @@ from notices import wording
 from notices.search.analysis import MAX_WORDS  # noqa: F401
 from notices.search.analysis import as_number
 from notices.search.analysis import grams
+from notices.search.analysis import highlight_words
 from notices.search.analysis import typed_words
 from notices.search.analysis import use_dictionary_cache
 from notices.search.analysis import words
@@ -591,21 +592,11 @@ def _word_query(word):
 def build_query(q):
     """Return (Whoosh query or None, highlight words) for the text a person typed."""
     phrases, typed = typed_words(q)
-    clauses, highlight = [], []
-    for phrase in phrases:
-        clause = _substring(phrase)
-        if clause is not None:
-            clauses.append(clause)
-            highlight.append(phrase)
-    for word in typed:
-        clause = _word_query(word)
-        if clause is not None:
-            clauses.append(clause)
-            highlight.append(word)
-            highlight += [w for w, *_ in words(word) if len(w) > 1]
+    clauses = [_substring(phrase) for phrase in phrases] + [_word_query(word) for word in typed]
+    clauses = [clause for clause in clauses if clause is not None]
     if not clauses:
         return None, []
-    return (Q.And(clauses) if len(clauses) > 1 else clauses[0]), list(dict.fromkeys(highlight))
+    return (Q.And(clauses) if len(clauses) > 1 else clauses[0]), highlight_words(phrases, typed)
 
 
 def _generations():
