@@ -199,6 +199,27 @@ def within(seconds, what):
     assert monotonic() - started < seconds, f"{what} took more than {seconds} s"
 
 
+def at_once(count, work):
+    """Run ``work()`` in ``count`` threads released at the same moment; return what each
+    returned. An exception in any of them fails the caller's test."""
+    start, results, errors = threading.Barrier(count), [], []
+
+    def run():
+        try:
+            start.wait()
+            results.append(work())
+        except Exception as error:  # reported below, with the thread's failure
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return results
+
+
 def seed_data(code, index=0):
     """Return the form data of a seed notice of type ``code`` (the index-th of them)."""
     matching = [s for s in seeds.SEEDS if s.kind == code]

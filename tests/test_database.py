@@ -5,11 +5,11 @@ On SQLite the lock is BEGIN IMMEDIATE's; on PostgreSQL a transaction-level advis
 writing now, the way that database's writers ask.
 """
 import sqlite3
-import threading
 from contextlib import closing
 
 import pytest
 import sqlalchemy as sa
+from conftest import at_once
 
 from notices.extensions import WRITE_LOCK
 from notices.extensions import db
@@ -73,27 +73,15 @@ def test_read_then_write_transactions_wait_for_each_other_instead_of_failing(app
         db.session.execute(db.text("create table counter (n integer)"))
         db.session.execute(db.text("insert into counter values (0)"))
         db.session.commit()
-    errors = []
-    start = threading.Barrier(4)
-
     def work():
-        try:
-            with app.test_request_context("/", method="POST"):
-                start.wait()
-                for _ in range(25):
-                    n = db.session.scalar(db.text("select n from counter"))
-                    db.session.execute(db.text("update counter set n = :n"), {"n": n + 1})
-                    db.session.commit()
-                db.session.remove()
-        except Exception as error:  # reported below, with the thread's failure
-            errors.append(error)
+        with app.test_request_context("/", method="POST"):
+            for _ in range(25):
+                n = db.session.scalar(db.text("select n from counter"))
+                db.session.execute(db.text("update counter set n = :n"), {"n": n + 1})
+                db.session.commit()
+            db.session.remove()
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    at_once(4, work)
     with app.app_context():
         assert db.session.scalar(db.text("select n from counter")) == 100
 
