@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -28,13 +27,16 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 from live import Balancer  # noqa: E402
 
 from bench.search_peers import Postgres  # noqa: E402
+from bench.serving import corpus_pages  # noqa: E402
 from bench.serving import free_port  # noqa: E402
 from bench.serving import measure  # noqa: E402
-from bench.serving import mixed_searches  # noqa: E402
 from notices import create_app  # noqa: E402
 from notices import expiry  # noqa: E402
 
 WORKERS = 4
+# The pages of serving.py measured here: the trivial one first, the ratios' base.
+PAGES = ("trivial (/healthz)", "notice page", "front page", "API list", "search page",
+         "search page, mixed classes")
 
 
 def start_server(url, port):
@@ -74,11 +76,9 @@ def main():
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--out", default=os.path.join(HERE, "results", "nodes.json"))
     args = parser.parse_args()
-    with sqlite3.connect(args.db) as conn:
-        ref, = conn.execute(
-            "SELECT ref FROM notice WHERE status = 'published' ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        notices = conn.execute("SELECT count(*) FROM notice").fetchone()[0]
+    searches = os.path.join(HERE, "results", "mixed_searches.txt")
+    notices, every_page = corpus_pages(args.db, searches)
+    pages = {name: every_page[name] for name in PAGES}
     source = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{os.path.abspath(args.db)}",
                          "SEARCH_INDEX_ON_COMMIT": False})
     today = expiry.board_today(expiry.utcnow())
@@ -88,16 +88,6 @@ def main():
     print(f"{notices} notices copied into PostgreSQL and indexed in "
           f"{time.perf_counter() - started:.0f} s (search rows {built['build_seconds']:.0f} s)")
     url = database.app.config["SQLALCHEMY_DATABASE_URI"]
-    searches = os.path.join(HERE, "results", "mixed_searches.txt")
-    mixed_searches(args.db, searches)
-    pages = {
-        "trivial (/healthz)": "/healthz",
-        "notice page": f"/notices/{ref}",
-        "front page": "/",
-        "API list": "/api/v1/notices?per_page=20",
-        "search page": "/search?q=%E5%B7%A5%E8%B5%84+%E6%8B%89%E8%90%A8",
-        "search page, mixed classes": searches,
-    }
     report = {"notices": notices, "workers_per_server": WORKERS, "seconds": args.seconds,
               "connections": args.connections, "built_on": date.today().isoformat(),
               "servers": {}}

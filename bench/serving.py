@@ -134,24 +134,17 @@ def mixed_searches(db, path):
     return len(lines)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--index", required=True)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "serving.json"))
-    args = parser.parse_args()
-    with sqlite3.connect(args.db) as conn:
-        ref, = conn.execute("SELECT ref FROM notice WHERE status='published' ORDER BY id DESC LIMIT 1").fetchone()
+def corpus_pages(db, searches):
+    """Return the corpus's number of notices and the pages measured on it ({name: path}),
+    the mixed searches written to the file ``searches`` and named by it."""
+    with sqlite3.connect(db) as conn:
+        ref, = conn.execute(
+            "SELECT ref FROM notice WHERE status = 'published' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         notices = conn.execute("SELECT count(*) FROM notice").fetchone()[0]
-    port = free_port()
-    server, first_answer = start(args.db, args.index, port)
-    base = f"http://127.0.0.1:{port}"
+    mixed_searches(db, searches)
     # Slow pages last: requests wrk leaves queued in the workers would hold up the next page.
-    searches = os.path.join(os.path.dirname(args.out), "mixed_searches.txt")
-    mixed_searches(args.db, searches)
-    pages = {
+    return notices, {
         "trivial (/healthz)": "/healthz",
         "notice page": f"/notices/{ref}",
         "front page": "/",
@@ -162,6 +155,21 @@ def main():
         "search page": "/search?q=%E5%B7%A5%E8%B5%84+%E6%8B%89%E8%90%A8",
         "search page, mixed classes": searches,
     }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "serving.json"))
+    args = parser.parse_args()
+    port = free_port()
+    server, first_answer = start(args.db, args.index, port)
+    base = f"http://127.0.0.1:{port}"
+    searches = os.path.join(os.path.dirname(args.out), "mixed_searches.txt")
+    notices, pages = corpus_pages(args.db, searches)
     try:
         results = measure(base, pages, args.seconds, args.connections, searches)
         # Then enough mixed searches that each worker has answered thousands.
