@@ -8,12 +8,14 @@ import multiprocessing
 import os
 import sqlite3
 import subprocess
+import threading
 import time
 from contextlib import closing
 
 import conftest
 import postgres
 import pytest
+import sqlalchemy as sa
 from conftest import ON_POSTGRESQL
 from conftest import config
 from conftest import seed_data
@@ -433,3 +435,39 @@ def test_pg_dump_is_given_the_password_by_environment_only(app, board, tmp_path,
     assert len(connecting) == 2
     assert all(env["PGPASSWORD"] == "a secret word" for env in connecting)
     assert not any("secret" in " ".join(map(str, args)) for args, env in started)
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="a restore locks tables on PostgreSQL only")
+def test_a_restore_gives_way_to_a_reader_it_would_deadlock_with(app, runner, saved):
+    """A page view holds one table and, while the restore waits for it, reads every other
+    table: the restore must not be holding one of them until PostgreSQL's deadlock check ends
+    one of the two. The reader finishes; the restore then takes the tables and succeeds."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    reader = sa.create_engine(url, poolclass=sa.pool.NullPool,
+                              execution_options={"board_reading": True})
+    with app.app_context():
+        tables = sorted(db.inspect(db.engine).get_table_names())
+    done = {}
+
+    def restore():
+        done["result"] = runner.invoke(args=["restore", "--yes", str(saved)])
+
+    thread = threading.Thread(target=restore, daemon=True)
+    try:
+        with reader.connect() as connection:
+            connection.execute(sa.text("SELECT count(*) FROM notice"))
+            thread.start()
+            waiting = sa.text(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock'"
+                " AND relation = 'notice'::regclass"
+            )
+            deadline = time.monotonic() + 30
+            while not connection.execute(waiting).scalar() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            for table in tables:
+                connection.execute(sa.text(f'SELECT count(*) FROM "{table}"'))
+            connection.commit()
+    finally:
+        thread.join(90)
+        reader.dispose()
+    assert done["result"].exit_code == 0, done["result"].output

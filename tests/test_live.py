@@ -244,16 +244,19 @@ def test_a_backup_restored_into_the_serving_board_leaves_it_consistent(live):
                 for ref in client.queue_refs()[:2]:
                     client.approve(ref)
 
-    threads = [threading.Thread(target=reader, args=(n,)) for n in range(size(4, 12))]
-    threads.append(threading.Thread(target=approver))
+    threads = [threading.Thread(target=reader, args=(n,), daemon=True) for n in range(size(4, 12))]
+    threads.append(threading.Thread(target=approver, daemon=True))
     for thread in threads:
         thread.start()
-    time.sleep(1)
-    restore = board.flask("restore", "--yes", str(backup))
-    time.sleep(1)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    try:
+        time.sleep(1)
+        restore = board.flask("restore", "--yes", str(backup))
+        time.sleep(1)
+    finally:
+        # A failed restore must not leave the clients running past the test.
+        stop.set()
+        for thread in threads:
+            thread.join()
 
     stored = {ref for (ref,) in board.query("SELECT ref FROM notice")}
     matched, waited, differences = board.wait_for_index(timeout=15)

@@ -15,14 +15,19 @@ The tools are given the board's connection through libpq's environment variables
 (``PGPASSWORD`` among them), never on their command line, where ``ps`` would show a password
 to every user of the machine.
 """
+import contextlib
 import glob
 import os
+import random
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from dataclasses import field
+
+import sqlalchemy as sa
 
 from notices.backup.common import BackupError
 from notices.backup.common import check_revision
@@ -80,28 +85,107 @@ def load(path):
     The file must read back whole through pg_restore and carry the schema revision of the
     code's migrations; anything else is refused before the live database is touched.
 
-    The restore runs in the live database as one transaction (``--single-transaction``) that
-    drops each table and makes it anew from the file (``--clean --if-exists``). It is all or
-    nothing: if any statement fails, everything is rolled back and the old data stays. While
-    it runs, it holds each table it replaced exclusively, so the board's readers and writers
-    wait and then see the whole backup, never a mixture, as with SQLite. Restoring into a new
-    database and renaming it into place was the other way: it would need the right to create
-    databases, and a rename waits for every server's connections to the old database to close.
+    The restore runs in the live database as one transaction that drops each table and makes
+    it anew from the file. It is all or nothing: if any statement fails, or the file cannot be
+    read to its end, nothing is committed and the old data stays. While it runs, it holds
+    every table exclusively, so the board's readers and writers wait and then see the whole
+    backup, never a mixture, as with SQLite. Restoring into a new database and renaming it
+    into place was the other way: it would need the right to create databases, and a rename
+    waits for every server's connections to the old database to close.
     """
     contents = _read(path)
     revision = check_revision(path, contents.versions, "a PostgreSQL backup")
     # Objects loaded before the restore describe rows that are about to be replaced, and this
     # session's transaction would hold locks the restore must wait for.
     db.session.remove()
-    _run(
-        "pg_restore", "--clean", "--if-exists", "--single-transaction", "--exit-on-error",
-        # Every object is owned by the role the board connects as, whichever role owned it in
-        # the database the backup was taken from.
-        "--no-owner",
-        "--no-password", f"--dbname={db.engine.url.database}", path,
-        failed=f"Restoring {path} failed, and the database is as it was before",
-    )
-    return revision
+    deadline = time.monotonic() + RESTORE_PATIENCE
+    while True:
+        try:
+            _restore(path)
+            return revision
+        except _TablesBusy as busy:
+            if time.monotonic() > deadline:
+                raise BackupError(
+                    f"Restoring {path} failed, and the database is as it was before: its "
+                    f"tables stayed in use for {RESTORE_PATIENCE} s ({busy}). Try again when "
+                    "the board is quieter, or stop its servers first."
+                ) from None
+            time.sleep(random.uniform(0.1, 0.5))
+
+
+# How long a restore goes on trying to take every table while the board serves.
+RESTORE_PATIENCE = 60
+# How long one try waits for the tables. A board transaction that holds a table the restore
+# waits for, and then waits for one the restore already holds, is a deadlock; PostgreSQL
+# ends one of the two after its deadlock_timeout (1 s unless changed), which would fail the
+# board's request. The restore gives up well before, and tries again once it has finished.
+LOCK_PATIENCE = "300ms"
+
+
+class _TablesBusy(Exception):
+    """The restore could not take every table at once; it changed nothing."""
+
+
+def _restore(path):
+    """Run pg_restore's script of ``path`` through psql as one transaction that first locks
+    every table of the live database; raise _TablesBusy if that times out.
+
+    pg_restore run on the database itself takes each table's lock only as it drops that
+    table, one after the other, and a page view reading two tables meanwhile can deadlock
+    with it. The script is run by psql instead, after one LOCK TABLE statement that takes
+    them all or none. It is committed only once pg_restore has written all of it: a file
+    that fails part way leaves psql at its end of input, and the transaction rolls back.
+    """
+    tables = db.session.scalars(sa.text(
+        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables"
+        " WHERE schemaname = current_schema() ORDER BY tablename"
+    )).all()
+    db.session.remove()
+    opening = ["BEGIN;"]
+    if tables:
+        opening += [
+            f"SET LOCAL statement_timeout = '{LOCK_PATIENCE}';",
+            f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE;",
+            "SET LOCAL statement_timeout = 0;",
+        ]
+    failed = f"Restoring {path} failed, and the database is as it was before"
+    with tempfile.TemporaryFile() as script_errors, tempfile.TemporaryFile() as run_errors:
+        script = subprocess.Popen(
+            # Every object is owned by the role the board connects as, whichever role owned
+            # it in the database the backup was taken from.
+            [_program("pg_restore"), "--clean", "--if-exists", "--no-owner", "--file=-", path],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=script_errors,
+        )
+        run = subprocess.Popen(
+            [_program("psql"), "--no-psqlrc", "--quiet", "--no-password",
+             "--set=ON_ERROR_STOP=1"],
+            env=_environment(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=run_errors,
+        )
+        try:
+            run.stdin.write("\n".join(opening).encode() + b"\n")
+            shutil.copyfileobj(script.stdout, run.stdin)
+            if script.wait() == 0:
+                run.stdin.write(b"COMMIT;\n")
+        except BrokenPipeError:
+            pass  # psql stopped at an error, read below
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                run.stdin.close()
+            if script.poll() is None:
+                script.kill()
+            script.wait()
+            script.stdout.close()
+            run.wait()
+        if run.returncode:
+            run_errors.seek(0)
+            message = _message(run_errors.read())
+            if "statement timeout" in message or "deadlock detected" in message:
+                raise _TablesBusy(message)
+            raise BackupError(f"{failed}: {message}")
+        if script.returncode:
+            script_errors.seek(0)
+            raise BackupError(f"{failed}: {_message(script_errors.read())}")
 
 
 def _read(path):
@@ -138,15 +222,15 @@ def _read(path):
     return contents
 
 
-def _run(program, *args, failed=None):
+def _run(program, *args):
     """Run ``program`` with the board's connection; raise BackupError with its message if it
-    fails (``failed`` says what that means)."""
+    fails."""
     done = subprocess.run(
         [_program(program), *args], env=_environment(), stdin=subprocess.DEVNULL,
         capture_output=True,
     )
     if done.returncode:
-        raise BackupError(f"{failed or program + ' failed'}: {_message(done.stderr)}")
+        raise BackupError(f"{program} failed: {_message(done.stderr)}")
 
 
 def _message(stderr):
