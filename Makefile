@@ -50,10 +50,10 @@ test: install-dev system
 # of hostile payloads; then the same on PostgreSQL, with two servers behind nginx, one of them
 # killed under load. `make test` runs the same tests at small sizes.
 stress: install-dev system
-	BATTERY=full $(BIN)/pytest -q -s tests/test_live.py tests/test_live_sessions.py tests/test_live_web.py \
+	BATTERY=full $(BIN)/pytest -q -s -o timeout=1800 tests/test_live.py tests/test_live_sessions.py tests/test_live_web.py \
 		tests/test_live_input.py tests/test_live_lookups.py tests/test_live_pages.py \
 		tests/test_backup.py
-	BATTERY=full BOARD_TEST_DATABASE=postgresql $(BIN)/pytest -q -s tests/test_live.py \
+	BATTERY=full BOARD_TEST_DATABASE=postgresql $(BIN)/pytest -q -s -o timeout=1800 tests/test_live.py \
 		tests/test_live_sessions.py tests/test_live_web.py tests/test_live_input.py \
 		tests/test_live_lookups.py tests/test_live_pages.py tests/test_live_nodes.py \
 		tests/test_backup.py
