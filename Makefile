@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app app
 # apt-get needs root; use sudo only where we are not root already.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-dev system test stress demo bench clean
+.PHONY: install install-dev system test stress demo demo-printed bench clean
 
 # What the board needs to run (make demo), then the tests and tools on top (make test). Each
 # stamp is newer than the files it was installed from, so a rerun installs nothing and a
@@ -16,14 +16,20 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# pip's output goes to a log, shown only if it fails: what a newcomer needs to read comes after.
+PIP_INSTALL = $(BIN)/pip install --disable-pip-version-check -r
+
 $(VENV)/.installed: requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
-	touch $@
+	@$(PYTHON) -m venv $(VENV)
+	@echo "Installing the board's packages into $(VENV) (log: $(VENV)/install.log)"
+	@$(PIP_INSTALL) requirements.txt >$(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	@echo "Installing the tests' packages into $(VENV) (log: $(VENV)/install-dev.log)"
+	@$(PIP_INSTALL) requirements-dev.txt >$(VENV)/install-dev.log 2>&1 \
+		|| { cat $(VENV)/install-dev.log; exit 1; }
+	@touch $@
 
 # Browser tests drive Debian's chromium through Playwright; Chinese text needs a CJK font.
 # Tests start their own private redis-server (the rate limiter's store shared by workers), a
@@ -70,11 +76,18 @@ bench: install-dev system
 	$(BIN)/python bench/nodes.py --db bench/.cache/$(BENCH_N)/bench.db
 	$(BIN)/python bench/report.py
 
+# The migrations' log goes to a file, shown only if they fail; serve-demo prints the login last.
 demo: install
-	$(FLASK) init-db
-	$(FLASK) seed-demo
-	@echo "Serving the board at http://127.0.0.1:5000 (Ctrl-C to stop)"
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	@$(FLASK) init-db 2>$(VENV)/init-db.log || { cat $(VENV)/init-db.log; exit 1; }
+	@$(FLASK) serve-demo
+
+# The seed notices with the dates they were printed on (all of them in the archive), beside
+# `make demo`: a database, search index and port of their own.
+PRINTED := FLASK_SQLALCHEMY_DATABASE_URI=sqlite:///printed.db \
+	FLASK_SEARCH_INDEX_DIR=$(CURDIR)/instance/printed-index FLASK_PUBLIC_URL=http://127.0.0.1:5001
+demo-printed: install
+	@$(PRINTED) $(FLASK) init-db 2>$(VENV)/init-db.log || { cat $(VENV)/init-db.log; exit 1; }
+	@$(PRINTED) $(FLASK) serve-demo --as-printed --port 5001
 
 clean:
 	rm -rf $(VENV) .pytest_cache

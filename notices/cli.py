@@ -8,6 +8,7 @@ import click
 import flask_migrate
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import make_server
 
 from notices import accounts
 from notices import backup
@@ -91,13 +92,57 @@ def index_outbox_command(watch, interval):
     "--as-printed", is_flag=True, help="Keep the printed dates, which puts the notices in the archive."
 )
 def seed_demo_command(as_printed):
-    """Load the newspaper's notices and print the demo editor's login."""
+    """Load the newspaper's notices and print the demo admin's login."""
+    password = _seed_demo(as_printed)
+    click.echo(f"Admin login (reviews notices, manages editors): {DEMO_EDITOR} / {password}")
+
+
+@click.command("serve-demo")
+@with_appcontext
+@click.option(
+    "--as-printed", is_flag=True, help="Keep the printed dates, which puts the notices in the archive."
+)
+@click.option("--port", default=5000, show_default=True, help="The port on 127.0.0.1.")
+def serve_demo_command(as_printed, port):
+    """Load the newspaper's notices and serve the board on 127.0.0.1, its login printed last."""
+    password = _seed_demo(as_printed)
+    db.session.remove()
+    try:
+        # The development server flask run uses, without its banner: the login is the last
+        # thing a newcomer reads before the requests' log.
+        server = make_server("127.0.0.1", port, current_app._get_current_object(), threaded=True)
+    except OSError as error:
+        raise click.ClickException(
+            f"Port {port} is in use ({error.strerror}): stop what serves there, or pick another "
+            "port with --port."
+        ) from None
+    base = f"http://127.0.0.1:{port}"
+    lines = [
+        f"The notice board is serving at {base}",
+        f"Admin login (reviews notices, manages editors): {base}/editor/login",
+        f"    name      {DEMO_EDITOR}",
+        f"    password  {password}",
+        f"Submit a notice at {base}/submit",
+        "Ctrl-C stops it.",
+    ]
+    rule = "=" * max(len(line) for line in lines)
+    click.echo("\n".join(["", rule, *lines, rule, ""]))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+    finally:
+        server.server_close()
+
+
+def _seed_demo(as_printed):
+    """Load the seed notices and give the demo admin a new password; return it."""
     password = secrets.token_urlsafe(9)
     editor = accounts.set_password(DEMO_EDITOR, password, role="admin")
     loaded, present = seeds.load(editor, now=expiry.utcnow(), as_printed=as_printed)
     when = "as printed" if as_printed else "re-dated to today"
     click.echo(f"Loaded {loaded} seed notices ({when}); {present} were already on the board.")
-    click.echo(f"Editor login: {DEMO_EDITOR} / {password}")
+    return password
 
 
 @click.command("import-notices")
@@ -232,7 +277,7 @@ def restore_command(path, yes):
 def init_app(app):
     """Register the board's commands with the app's CLI."""
     for command in (
-        init_db_command, seed_demo_command, create_user_command, expire_command,
+        init_db_command, seed_demo_command, serve_demo_command, create_user_command, expire_command,
         reindex_command, check_index_command, index_outbox_command, import_notices_command,
         backup_command, restore_command,
     ):

@@ -1,8 +1,14 @@
+import os
+import socket
+import subprocess
+import sys
 from datetime import date
 
 import pytest
 from conftest import at
 from conftest import at_once
+from live import Client
+from live import free_port
 
 from notices import expiry
 from notices.accounts import authenticate
@@ -161,3 +167,52 @@ def test_init_db_rebuilds_an_index_made_from_older_public_text(app, runner, make
         assert "OLD" not in search.indexed()
     # Run again, nothing is rebuilt.
     assert "rebuilding" not in runner.invoke(args=["init-db"]).output
+
+
+def test_serve_demo_serves_the_seeds_and_prints_the_login_last(app, tmp_path):
+    """`make demo`'s last step: the login, framed, is the last thing printed before requests
+    are served, and it logs in to the board that is serving."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "FLASK_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "FLASK_SEARCH_INDEX_DIR": app.config["SEARCH_INDEX_DIR"],
+        "FLASK_SECRET_KEY": "test",
+        "FLASK_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "serve-demo", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        printed = []
+        for line in demo.stdout:
+            printed.append(line.rstrip("\n"))
+            if line.startswith("Ctrl-C"):
+                break
+        frame = printed[printed.index("The notice board is serving at "
+                                      f"http://127.0.0.1:{port}") - 1:]
+        assert frame[0] == "=" * len(frame[0]) and len(frame[0]) > 20
+        assert printed[0].startswith("Loaded 9 seed notices")
+        password = next(line.split()[-1] for line in frame if line.strip().startswith("password"))
+        assert any(line.split()[-1] == "demo-editor" for line in frame if "name" in line)
+
+        web = Client(f"http://127.0.0.1:{port}")
+        assert web.get("/").status == 200
+        assert web.login("demo-editor", password)
+        # Then the frame's closing rule, and nothing else until a request comes.
+        assert demo.stdout.readline().rstrip("\n") == frame[0]
+    finally:
+        demo.terminate()
+        demo.wait(10)
+        demo.stdout.close()
+
+
+def test_serve_demo_says_when_its_port_is_taken(app):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = app.test_cli_runner().invoke(args=["serve-demo", "--port", str(port)])
+    assert result.exit_code != 0
+    assert f"Port {port} is in use" in result.output
