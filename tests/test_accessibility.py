@@ -5,6 +5,8 @@ clerk's forms with mistakes, previews and receipts, an editor's queue and review
 page with a violation of any rule axe-core runs (WCAG 2.x A and AA among them, and its best
 practices such as heading order) fails, and the report names the rule and the elements.
 """
+import os
+import pathlib
 import re
 
 import pytest
@@ -28,10 +30,17 @@ from notices.extensions import db
 from notices.models import Notice
 
 AXE = Axe()
+# BOARD_SCREENSHOTS=DIR also saves each page checked, whole, as DIR/<device>-<n> <where>.png:
+# every page at both sizes, to be looked at after a change.
+SCREENSHOTS = os.environ.get("BOARD_SCREENSHOTS")
 
 
 def check(page, where, found):
     """Run axe-core on the page as it stands; record its violations under ``where``."""
+    if SCREENSHOTS:
+        device = "phone" if page.viewport_size["width"] < 600 else "desktop"
+        taken = len(list(pathlib.Path(SCREENSHOTS).glob(f"{device}-*.png")))
+        page.screenshot(path=f"{SCREENSHOTS}/{device}-{taken:02d} {where}.png", full_page=True)
     results = AXE.run(page)
     for violation in results.response["violations"]:
         targets = [" ".join(node["target"]) for node in violation["nodes"]][:5]
