@@ -9,6 +9,7 @@ from notices import api
 from notices import cli
 from notices import editor
 from notices import errors
+from notices import feeds
 from notices import logs
 from notices import pages
 from notices import public
@@ -127,6 +128,7 @@ def create_app(test_config=None, instance_path=None):
     app.register_blueprint(submit.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(feeds.bp)
     # The API authenticates nothing by cookie, so a cross-site form cannot act through it.
     csrf.exempt(api.bp)
     return app

@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
+from datetime import datetime
 
 from flask import Response
 from flask import current_app
@@ -70,16 +71,19 @@ class LRU:
 
 @dataclasses.dataclass(frozen=True)
 class Kept:
-    """A page as rendered for everyone: its body, type and entity tag."""
+    """A page as rendered for everyone: its body, type, entity tag and, for a page that
+    says when it last changed (a feed), that time."""
 
     body: bytes
     content_type: str
     etag: str
+    last_modified: datetime | None = None
 
     def response(self):
         """Return the page for this request: 304 if the reader already holds it."""
         response = Response(self.body, content_type=self.content_type)
         response.set_etag(self.etag)
+        response.last_modified = self.last_modified
         return response.make_conditional(request)
 
 
@@ -116,7 +120,8 @@ def serve(render, depends_on=None, **args):
         if response.status_code != 200:
             return response
         body = response.get_data()
-        kept = Kept(body, response.content_type, hashlib.blake2b(body, digest_size=16).hexdigest())
+        kept = Kept(body, response.content_type, hashlib.blake2b(body, digest_size=16).hexdigest(),
+                    response.last_modified)
         cache.put(key, kept, len(body))
     return kept.response()
 
