@@ -59,7 +59,7 @@ def test_loss_line_leads_to_its_permalink(page, server):
     ref = card.locator(".ref").inner_text().removeprefix("编号 ")
     card.get_by_role("link", name=LOSS_LINES[0]).click()
     expect(page).to_have_url(f"{server}/notices/{ref}")
-    expect(page.locator(".notice-status")).to_contain_text("公示期至")
+    expect(page.locator(".notice-status")).to_have_text("公示期还剩 30 天")
     expect(page.locator(".notice-text p").first).to_have_text(LOSS_LINES[0])
 
 

@@ -92,7 +92,9 @@ def test_permalink_of_a_revoked_notice_shows_the_reason(client, make_notice, tod
 def test_wage_notice_shows_its_objection_period(client, make_notice, today):
     ref = make_notice("wage_clearance", day=today).ref
     end = expiry.window_end(today, 30)
-    assert f"异议期至{end.year}年{end.month}月{end.day}日" in text(client.get(f"/notices/{ref}"))
+    page = text(client.get(f"/notices/{ref}"))
+    assert "异议期还剩 30 天" in page
+    assert f"{today.year}年{today.month}月{today.day}日</span>—<span class=\"nowrap\">{end.year}年{end.month}月{end.day}日" in page
 
 
 @pytest.mark.parametrize("status", ["submitted", "rejected", "withdrawn"])

@@ -94,8 +94,10 @@ class Kind:
         return dict(notice.fields)
 
     def active_line(self, start, end, today):
-        """Return the window line of an active notice, e.g. 异议期至2024年4月7日."""
-        return f"{self.window_label}至{cn_date(end)}"
+        """Return the window line of an active notice, e.g. 异议期还剩 30 天, counted as the
+        calls count theirs: the days after ``today`` up to the window's last day."""
+        left = expiry.days_left(end, today)
+        return f"{self.window_label}今天结束" if left == 0 else f"{self.window_label}还剩 {left} 天"
 
     def status_line(self, notice, today):
         """Return one line telling the public where the notice stands on ``today``."""
