@@ -1,4 +1,5 @@
-"""What a citizen reads on the public pages: how many days each type has left."""
+"""What a citizen reads on the public pages: tel: links for phone numbers (and never for
+document numbers), and the days left of every type."""
 from datetime import date
 from datetime import datetime
 from html.parser import HTMLParser
@@ -88,6 +89,67 @@ def today():
 def every_type(make_notice, today):
     """{type code: ref} of one published notice of each type, published today."""
     return {code: make_notice(code, day=today).ref for code in kinds.KINDS}
+
+
+def tel_links(tree):
+    return [a.attrs["href"] for a in tree.find_all("a") if a.attrs.get("href", "").startswith("tel:")]
+
+
+def notice_text(tree):
+    return by_class(tree, "notice-text")[0]
+
+
+# --- Phone numbers ------------------------------------------------------------------------
+
+
+def test_phone_numbers_in_every_notice_page_and_card_are_tel_links(client, every_type):
+    expected = {
+        "supplier_call": ["tel:13889099800"],
+        "expert_call": ["tel:13889099800"],
+        "wage_clearance": ["tel:15726789992"],
+        "loss_declaration": [],
+    }
+    for code, ref in every_type.items():
+        assert tel_links(notice_text(parse(client.get(f"/notices/{ref}")))) == expected[code], code
+    # The wage notice's card tells objectors whom to call.
+    for url in ["/", "/types/wage_clearance"]:
+        assert "tel:15726789992" in tel_links(parse(client.get(url))), url
+
+
+def test_the_wording_stays_the_words_of_the_notice_around_its_links(client, every_type):
+    """Links are added around numbers and addresses; what a reader sees, tags aside, is the
+    canonical wording the API gives, block for block."""
+    for ref in every_type.values():
+        lines = client.get(f"/api/v1/notices/{ref}").get_json()["text"].split("\n")
+        page = parse(client.get(f"/notices/{ref}"))
+        blocks = [e.text() for e in notice_text(page).children if isinstance(e, Element)]
+        if not by_class(page, "printed-title"):
+            # A call's printed title is its page's title.
+            blocks.insert(0, page.find("h1").text())
+        assert blocks == lines, ref
+
+
+def test_document_numbers_ids_references_and_dates_in_a_notice_are_not_dialled(client,
+                                                                                make_notice,
+                                                                                today):
+    participation = (
+        "咨询电话 0891-6323333-801。资质证书编号 T540059774,统一社会信用代码 91540000710910556X,"
+        "法定代表人身份证号 540102199001011233,参考编号 GY-20240308-ABCDE,"
+        "截止 2024-03-08,即20240308。"
+    )
+    call = make_notice("supplier_call", day=today, participation=participation).ref
+    loss = make_notice(
+        "loss_declaration", day=today,
+        items=[{"owner_name": "", "document_type": "other", "document_type_other": "道路运输证",
+                "document_number": "13889099800"}],
+    ).ref
+    page = parse(client.get(f"/notices/{call}"))
+    assert tel_links(notice_text(page)) == ["tel:08916323333,801", "tel:13889099800"]
+    assert "5401*************3" in notice_text(page).text()
+    # A loss declaration's wording is document numbers: a number shaped like a mobile's is one.
+    page = parse(client.get(f"/notices/{loss}"))
+    assert "道路运输证(编号:13889099800)丢失" in notice_text(page).text()
+    assert tel_links(page) == []
 
 
 # --- Days left ----------------------------------------------------------------------------

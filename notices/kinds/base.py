@@ -26,6 +26,9 @@ class Kind:
     window_label = ""
     #: True when the submitter chooses ``window_start``; otherwise it is the publication date.
     submitter_sets_window = False
+    #: True when phone numbers in the wording become tel: links on the notice's page; a type
+    #: whose wording is made of document numbers says False, so none is dialled by mistake.
+    phones_in_text = True
     #: The FlaskForm that validates a submission of this type.
     form = None
     #: Field names that are published (everything but the submitter's contacts).
