@@ -1,5 +1,7 @@
-"""What a citizen reads on the public pages: tel: links for phone numbers (and never for
-document numbers), and the days left of every type."""
+"""What a citizen reads on the public pages, with a phone in hand: a search box and a skip link
+on every page, tel: links for phone numbers (and never for document numbers), the days left of
+every type, what a lookup miss means, breadcrumbs, headings in order and full labels."""
+import re
 from datetime import date
 from datetime import datetime
 from html.parser import HTMLParser
@@ -189,3 +191,95 @@ def test_every_type_shows_the_days_left_on_its_page_and_cards(client, make_notic
             listing = parse(client.get(f"/types/{code}"))
             for tree in (front, listing):
                 assert line in [s.text() for s in by_class(tree, "status")], code
+
+
+# --- The lookup ---------------------------------------------------------------------------
+
+
+def test_a_lookup_miss_says_what_it_does_and_does_not_mean(client, make_notice, today):
+    make_notice("loss_declaration", day=today)
+    page = parse(client.get("/lost?number=T540059775"))
+    miss = by_class(page, "lookup-miss")[0]
+    said = re.sub(r"\s+", "", miss.text())
+    assert miss.find("h2").text() == "没有查到号码为 T540059775 的遗失声明"
+    assert "只说明本站没有与这个号码相符的遗失声明" in said
+    assert "不能证明这份证件有效、没有丢失或没有被声明作废" in said
+    assert "请向发证机关核实" in said
+    found = parse(client.get("/lost?number=T540059774"))
+    assert by_class(found, "lookup-miss") == []
+
+
+# --- Navigation, breadcrumbs, headings, labels --------------------------------------------
+
+
+def test_every_public_page_has_a_skip_link_to_main_and_the_phone_menu(client, every_type):
+    for url in ["/", "/types/expert_call", "/archive", "/search", "/lost",
+                f"/notices/{every_type['wage_clearance']}"]:
+        tree = parse(client.get(url))
+        first_link = tree.find("body").find("a")
+        assert (first_link.text(), first_link.attrs["href"]) == ("跳到正文", "#main"), url
+        main = tree.find("main")
+        assert main.attrs["id"] == "main" and main.attrs["tabindex"] == "-1", url
+        menu = tree.find("nav", aria_label="栏目").find("details")
+        assert menu.find("summary").text() == "菜单"
+        links = {a.text(): a.attrs["href"] for a in menu.find_all("a")}
+        assert links["首页"] == "/" and links["提交公告"] == "/submit"
+        assert all(f"/types/{code}" in links.values() for code in kinds.KINDS)
+
+
+def test_the_front_page_has_a_search_box(client):
+    form = parse(client.get("/")).find("form", role="search")
+    assert form.attrs["action"] == "/search" and form.attrs["method"] == "get"
+    box = form.find("input", name="q")
+    assert form.find("label", for_=box.attrs["id"]).text() == "搜索公告"
+
+
+def test_notice_pages_have_breadcrumbs(client, every_type):
+    for code, ref in every_type.items():
+        crumbs = parse(client.get(f"/notices/{ref}")).find("nav", aria_label="面包屑")
+        items = crumbs.find("ol").find_all("li")
+        assert [li.text().strip() for li in items] == ["首页", kinds.get(code).short_name, ref]
+        assert [a.attrs["href"] for a in crumbs.find_all("a")] == ["/", f"/types/{code}"]
+        assert items[-1].find(aria_current="page").text() == ref
+
+
+def headings(tree):
+    return [(int(e.tag[1]), e.text().strip()) for e in tree.iter() if re.fullmatch(r"h[1-6]", e.tag)]
+
+
+def test_headings_are_in_order_on_every_public_page(client, every_type, make_notice, today):
+    make_notice("loss_declaration", index=1, day=date(2024, 1, 8))
+    make_notice("supplier_call", day=date(2024, 1, 8))
+    urls = ["/", "/archive", "/archive?type=supplier_call", "/search", "/search?q=西藏",
+            "/search?q=不存在的公告", "/lost", "/lost?number=T540059774",
+            "/lost?number=T540059775", "/notices/none", "/no/such/page"]
+    urls += [f"/types/{code}" for code in kinds.KINDS]
+    urls += [f"/notices/{ref}" for ref in every_type.values()]
+    for url in urls:
+        response = client.get(url)
+        if response.status_code == 404:
+            response.status_code = 200  # the error page is a page people read too
+        levels = headings(parse(response))
+        assert levels and levels[0][0] == 1, url
+        for (before, _), (level, name) in zip(levels, levels[1:]):
+            assert level <= before + 1, f"{url}: h{before} then h{level} {name}"
+
+
+def test_every_search_filter_has_a_full_label(client):
+    form = parse(client.get("/search?q=西藏&status=all")).find("form", role="search")
+    labels = {label.attrs["for"]: label.text().strip() for label in form.find_all("label")}
+    controls = form.find_all("input") + form.find_all("select")
+    assert len(controls) == 7
+    for control in controls:
+        assert control.attrs["id"] in labels, control.attrs
+    # Each says what its field is on its own: not 到, 类型 or 范围 next to something else.
+    assert labels == {
+        "q": "关键词", "type": "公告类型", "status": "搜索范围", "date_from": "发布日期从",
+        "date_to": "发布日期到", "issuer": "发布者", "sort": "排序方式",
+    }
+
+
+def test_text_is_sized_in_rem_so_a_larger_default_font_applies():
+    css = CSS.read_text(encoding="utf-8")
+    assert re.findall(r"font(?:-size)?\s*:[^;}]*\d(?:px|pt)\b", css.split("@media print")[0]) == []
+    assert re.search(r"body \{[^}]*font: 1rem/", css)
