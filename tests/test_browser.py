@@ -231,3 +231,32 @@ def test_company_names_do_not_break_mid_word(app, browser, server, device):
         assert lines_of(page, "h1", "西藏开发投资集团有限公司") == 1
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_printed_notice_is_the_notice_alone_with_its_address_and_qr_code(app, browser, server,
+                                                                          device):
+    ref = first_ref(app, "loss_declaration")
+    context, page = phone_page(browser, device)
+    try:
+        page.goto(f"{server}/notices/{ref}")
+        proof = page.locator(".notice-proof")
+        expect(proof).to_be_hidden()
+        expect(page.get_by_role("button", name="打印")).to_be_visible()  # print.js ran
+        page.emulate_media(media="print")
+        for hidden in [".masthead", ".footer", ".breadcrumbs", ".print-actions", "button"]:
+            expect(page.locator(hidden).first).to_be_hidden()
+        expect(page.locator(".notice-text")).to_be_visible()
+        expect(proof).to_be_visible()
+        expect(proof.locator("dt")).to_have_text(["本页永久地址", "编号", "本页生成日期"])
+        today = expiry.board_today(expiry.utcnow())
+        expect(proof.locator("dd")).to_have_text(
+            [f"{server}/notices/{ref}", ref, f"{today.year}年{today.month}月{today.day}日(北京时间)"]
+        )
+        qr = proof.get_by_role("img", name="本页地址的二维码")
+        expect(qr).to_be_visible()
+        box = qr.bounding_box()
+        assert box["width"] > 100 and abs(box["width"] - box["height"]) < 1
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        context.close()

@@ -1,18 +1,23 @@
 """What a citizen reads on the public pages, with a phone in hand: a search box and a skip link
 on every page, tel: links for phone numbers (and never for document numbers), the days left of
-every type, what a lookup miss means, breadcrumbs, headings in order and full labels."""
+every type, what a lookup miss means, breadcrumbs, headings in order, full labels, and the
+print view of a notice with its address, QR code, reference and date."""
 import re
 from datetime import date
 from datetime import datetime
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import segno
 import time_machine
+from conftest import PUBLIC_URL
 
 from notices import expiry
 from notices import kinds
+from notices.wording import cn_date
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CSS = Path(__file__).parent.parent / "static" / "board.css"
@@ -283,3 +288,68 @@ def test_text_is_sized_in_rem_so_a_larger_default_font_applies():
     css = CSS.read_text(encoding="utf-8")
     assert re.findall(r"font(?:-size)?\s*:[^;}]*\d(?:px|pt)\b", css.split("@media print")[0]) == []
     assert re.search(r"body \{[^}]*font: 1rem/", css)
+
+
+# --- The print view -----------------------------------------------------------------------
+
+
+def proof(tree):
+    footer = by_class(tree, "notice-proof")[0]
+    lines = {
+        div.find("dt").text(): div.find("dd").text() for div in footer.find("dl").find_all("div")
+    }
+    return footer, lines
+
+
+@pytest.mark.parametrize("code", list(kinds.KINDS))
+def test_a_notice_page_carries_what_its_printed_copy_needs(client, every_type, today, code):
+    ref = every_type[code]
+    tree = parse(client.get(f"/notices/{ref}"))
+    footer, lines = proof(tree)
+    address = f"{PUBLIC_URL}/notices/{ref}"
+    assert lines == {"本页永久地址": address, "编号": ref, "本页生成日期": f"{cn_date(today)}(北京时间)"}
+    svg = footer.find("svg")
+    assert svg.attrs["role"] == "img" and svg.find("title").text() == "本页地址的二维码"
+    expected = segno.make(address, error="m").svg_inline(omitsize=True)
+    assert svg.find("path").attrs["d"] == re.search(r' d="([^"]+)"', expected).group(1)
+    # The 打印 button needs script, which shows it; until then it is hidden.
+    button = next(b for b in tree.find_all("button") if "data-print" in b.attrs)
+    assert "hidden" in button.attrs and button.attrs["type"] == "button"
+    assert tree.find("script").attrs["src"] == "/static/print.js"
+
+
+def test_the_printed_address_is_the_boards_whoever_asked_first(client, every_type):
+    ref = every_type["loss_declaration"]
+    crafted = client.get(f"/notices/{ref}", base_url="http://evil.example",
+                         headers={"X-Forwarded-Host": "evil.example"})
+    for response in (crafted, client.get(f"/notices/{ref}")):
+        assert proof(parse(response))[1]["本页永久地址"] == f"{PUBLIC_URL}/notices/{ref}"
+        assert "evil.example" not in response.get_data(as_text=True)
+
+
+def test_the_date_on_a_kept_notice_page_is_the_day_it_is_served(app, client, make_notice):
+    """A notice page is kept per board day (pages.serve); the date it prints is that day, in
+    Lhasa, and the first request after midnight there gets a page made that day."""
+    ref = make_notice("loss_declaration", day=date(2024, 3, 8)).ref
+    new_york = ZoneInfo("America/New_York")
+    last_minute = datetime(2024, 3, 20, 23, 59, tzinfo=SHANGHAI).astimezone(new_york)
+    with time_machine.travel(last_minute, tick=False):
+        first, again = client.get(f"/notices/{ref}"), client.get(f"/notices/{ref}")
+        assert first.headers["ETag"] == again.headers["ETag"]  # served from the kept page
+        assert proof(parse(again))[1]["本页生成日期"] == "2024年3月20日(北京时间)"
+    midnight = datetime(2024, 3, 21, 0, 0, tzinfo=SHANGHAI).astimezone(new_york)
+    with time_machine.travel(midnight, tick=False):
+        response = client.get(f"/notices/{ref}", headers={"If-None-Match": first.headers["ETag"]})
+        assert response.status_code == 200
+        assert proof(parse(response))[1]["本页生成日期"] == "2024年3月21日(北京时间)"
+
+
+def test_the_print_view_shows_masked_numbers_as_the_page_does(client, make_notice, today):
+    number = "540102199001011233"
+    ref = make_notice(
+        "loss_declaration", day=today,
+        items=[{"owner_name": "", "document_type": "id_card", "document_number": number}],
+    ).ref
+    body = client.get(f"/notices/{ref}").get_data(as_text=True)
+    assert number not in unescape(body)
+    assert "5401*************3" in body

@@ -1,11 +1,13 @@
 """The template helpers that turn text into markup: links around phone numbers and addresses,
-the text itself unchanged and escaped."""
+the text itself unchanged and escaped; the QR code of an address."""
 import re
 from html import unescape
 
 import pytest
+import segno
 from conftest import within
 
+from notices import templating
 from notices.templating import linkify
 
 
@@ -103,3 +105,15 @@ def test_a_phone_number_inside_an_address_stays_part_of_the_address():
 def test_phone_detection_is_linear_on_hostile_text(text):
     with within(2, f"finding phone numbers in {len(text)} characters"):
         linkify(text, phones=True)
+
+
+def test_the_qr_code_is_inline_svg_of_the_address_without_styles():
+    address = "https://notices.example.cn/notices/YS-20240308-ABCDE"
+    svg = str(templating.qr_code(address))
+    assert svg.startswith('<svg role="img" ') and "<title>本页地址的二维码</title>" in svg
+    # The CSP allows no inline style, not even in SVG.
+    assert "style" not in svg
+    drawn = re.search(r' d="([^"]+)"', svg).group(1)
+    expected = segno.make(address, error="m").svg_inline(omitsize=True)
+    assert drawn == re.search(r' d="([^"]+)"', expected).group(1)
+    assert drawn != re.search(r' d="([^"]+)"', str(templating.qr_code(address + "X"))).group(1)
