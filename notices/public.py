@@ -137,17 +137,19 @@ class SearchForm(FlaskForm):
 
     # Without invisible characters, as search reads them (西藏\u200b开发 is 西藏开发).
     q = StringField("关键词", filters=[lambda v: wording.visible((v or "").strip())[: search.MAX_QUERY]])
-    type = SelectField("类型", choices=[SelectChoice("", "全部类型")] + [
+    type = SelectField("公告类型", choices=[SelectChoice("", "全部类型")] + [
         SelectChoice(code, kind.short_name) for code, kind in kinds.KINDS.items()
     ], default="")
-    status = SelectField("范围", choices=forms.choices(
+    status = SelectField("搜索范围", choices=forms.choices(
         {"active": "正在公示", "archived": "归档", "all": "全部"}
     ), default="active")
     date_from = forms.BoardDateField("发布日期从", [Optional()])
-    date_to = forms.BoardDateField("到", [Optional()])
+    # Each label says the whole of what its field holds: a screen reader, or anyone reading a
+    # field alone on a narrow screen, hears "发布日期到", not "到".
+    date_to = forms.BoardDateField("发布日期到", [Optional()])
     issuer = StringField("发布者", filters=[lambda v: wording.visible((v or "").strip())[:100]])
     sort = SelectField(
-        "排序", choices=forms.choices({"relevance": "相关度", "date": "发布日期"}), default="relevance"
+        "排序方式", choices=forms.choices({"relevance": "相关度", "date": "发布日期"}), default="relevance"
     )
 
 

@@ -72,7 +72,7 @@ def test_permalink_shows_text_status_and_window(client, make_notice, today):
     ref = make_notice("supplier_call", day=today).ref
     page = text(client.get(f"/notices/{ref}"))
     assert "征集截止还有 30 天" in page
-    assert "<h3>一、征集时间</h3>" in page
+    assert '<h2 class="section-title">一、征集时间</h2>' in page
     assert '<a href="http://www.xzkt.com/" rel="nofollow noopener">http://www.xzkt.com/</a>' in page
     assert ref in page
 
@@ -92,7 +92,9 @@ def test_permalink_of_a_revoked_notice_shows_the_reason(client, make_notice, tod
 def test_wage_notice_shows_its_objection_period(client, make_notice, today):
     ref = make_notice("wage_clearance", day=today).ref
     end = expiry.window_end(today, 30)
-    assert f"异议期至{end.year}年{end.month}月{end.day}日" in text(client.get(f"/notices/{ref}"))
+    page = text(client.get(f"/notices/{ref}"))
+    assert "异议期还剩 30 天" in page
+    assert f"{today.year}年{today.month}月{today.day}日</span>—<span class=\"nowrap\">{end.year}年{end.month}月{end.day}日" in page
 
 
 @pytest.mark.parametrize("status", ["submitted", "rejected", "withdrawn"])
@@ -203,7 +205,9 @@ def test_window_boundary_on_the_pages_with_a_server_in_another_zone(client, make
     with time_machine.travel(new_york, tick=False):
         assert datetime.now().hour == new_york.hour  # the server's own zone is New York's
         assert shown in text(client.get(f"/notices/{ref}"))
-        assert ("非招标采购供应商入库征集公告</a>" in text(client.get("/"))) is on_front_page
+        # The call's card (every page's menu links the type's page by the same name).
+        card = "西藏开发投资集团有限公司 非招标采购供应商入库征集公告</a>"
+        assert (card in text(client.get("/"))) is on_front_page
         assert (ref in text(client.get("/archive"))) is not on_front_page
 
 

@@ -26,6 +26,9 @@ class Kind:
     window_label = ""
     #: True when the submitter chooses ``window_start``; otherwise it is the publication date.
     submitter_sets_window = False
+    #: True when phone numbers in the wording become tel: links on the notice's page; a type
+    #: whose wording is made of document numbers says False, so none is dialled by mistake.
+    phones_in_text = True
     #: The FlaskForm that validates a submission of this type.
     form = None
     #: Field names that are published (everything but the submitter's contacts).
@@ -94,8 +97,10 @@ class Kind:
         return dict(notice.fields)
 
     def active_line(self, start, end, today):
-        """Return the window line of an active notice, e.g. 异议期至2024年4月7日."""
-        return f"{self.window_label}至{cn_date(end)}"
+        """Return the window line of an active notice, e.g. 异议期还剩 30 天, counted as the
+        calls count theirs: the days after ``today`` up to the window's last day."""
+        left = expiry.days_left(end, today)
+        return f"{self.window_label}今天结束" if left == 0 else f"{self.window_label}还剩 {left} 天"
 
     def status_line(self, notice, today):
         """Return one line telling the public where the notice stands on ``today``."""

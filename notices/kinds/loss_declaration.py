@@ -88,6 +88,9 @@ class LossDeclaration(Kind):
     summary = "个人或单位遗失证件(身份证、营业执照、出生医学证明、警官证等),登报声明作废。"
     ref_prefix = "YS"
     window_label = "公示期"
+    # The wording is document numbers, some all digits (an "other" document's number may look
+    # like a mobile number): none of it is dialled.
+    phones_in_text = False
     issuer_field = "declarant"
     form = LossDeclarationForm
     public_fields = ("declarant",)
