@@ -6,6 +6,7 @@ from flask import abort
 from flask import current_app
 from flask import render_template
 from flask import request
+from flask import url_for
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 from wtforms import SelectField
@@ -179,8 +180,16 @@ def search_page():
     # counting it first: a count reads the archive, which is what the default scope spares.
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
-        pages=last, words=search.split_query(form.q.data)[1],
+        pages=last, words=search.split_query(form.q.data)[1], feeds=[("这次搜索", _feed_url(form))],
     )
+
+
+def _feed_url(form):
+    """Return the address of the Atom feed of the search in ``form`` (its filters, no page)."""
+    args = {name: form[name].data for name in ("q", "type", "status", "issuer")}
+    args.update({name: form[name].data.isoformat() for name in ("date_from", "date_to")
+                 if form[name].data})
+    return url_for("feeds.searched", **{name: value for name, value in args.items() if value})
 
 
 def _lost_number():

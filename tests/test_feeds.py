@@ -1,4 +1,5 @@
 """The Atom feeds, read back by feedparser as a feed reader reads them."""
+import re
 from datetime import timedelta
 
 import feedparser
@@ -123,3 +124,39 @@ def test_a_feed_names_the_boards_address_whatever_host_is_asked(client, make_not
         "Host": "evil.example", "X-Forwarded-Host": "evil.example",
     })
     assert "evil.example" not in response.get_data(as_text=True)
+
+
+def feeds_linked(html):
+    """Return the feeds a page names in its head and the ones it shows, as (title, href)."""
+    head = re.findall(r'<link rel="alternate" type="application/atom\+xml" title="([^"]*)" '
+                      r'href="([^"]*)">', html)
+    shown = re.findall(r'<a href="([^"]*)" type="application/atom\+xml">', html)
+    return head, shown
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/", ["/feeds/notices.atom"]),
+    ("/types/wage_clearance", ["/feeds/types/wage_clearance.atom"]),
+    ("/search?q=%E5%B7%A5%E7%A8%8B&type=wage_clearance&date_from=2024-01-01&page=1",
+     ["/feeds/search.atom?q=%E5%B7%A5%E7%A8%8B&type=wage_clearance&status=active"
+      "&date_from=2024-01-01"]),
+])
+def test_pages_with_a_feed_link_it_in_their_head_and_visibly(client, make_notice, today, path,
+                                                              expected):
+    make_notice("wage_clearance", day=today)
+    head, shown = feeds_linked(client.get(path).get_data(as_text=True))
+    assert [href.replace("&amp;", "&") for _, href in head] == expected
+    assert [href.replace("&amp;", "&") for href in shown] == expected
+    for href in expected:
+        read(client, href)
+
+
+def test_a_notice_page_links_its_type_and_its_issuers_feed(client, make_notice, today):
+    wage = make_notice("wage_clearance", day=today)
+    head, _ = feeds_linked(client.get(f"/notices/{wage.ref}").get_data(as_text=True))
+    assert [title for title, _ in head] == ["民工工资结清公示", "西藏星灿建设工程有限公司发布的公告"]
+    _, parsed = read(client, head[1][1].replace("&amp;", "&"))
+    assert [entry.link for entry in parsed.entries] == [f"{PUBLIC_URL}/notices/{wage.ref}"]
+    loss = make_notice("loss_declaration", day=today)
+    head, _ = feeds_linked(client.get(f"/notices/{loss.ref}").get_data(as_text=True))
+    assert [title for title, _ in head] == ["遗失声明"]
