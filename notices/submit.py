@@ -63,9 +63,11 @@ def _without_item(formdata, drop):
     return kept
 
 
-def _render_form(kind, form, status=200):
-    problems = len(services.field_errors(form)) if form.errors else 0
-    return render_template("submit/form.html", kind=kind, form=form, problems=problems), status
+def _render_form(kind, form, status=200, **context):
+    order = [*kind.form_fields, *forms.SUBMITTER_FIELDS]
+    return render_template(
+        "submit/form.html", kind=kind, form=form, problems=forms.problems(form, order), **context
+    ), status
 
 
 def _window(kind, form, today):

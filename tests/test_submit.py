@@ -26,6 +26,12 @@ def posted(code, **changes):
     return MultiDict(services.flatten(data))
 
 
+def summary(page):
+    """Return the error summary's links as (href, text)."""
+    box = re.search(r'<div class="error-summary".*?</ul>', page, re.S)
+    return re.findall(r'<a href="([^"]+)">([^<]+)</a>', box.group(0)) if box else []
+
+
 def count(app):
     with app.app_context():
         return db.session.scalar(db.select(db.func.count(Notice.id)))
@@ -265,8 +271,50 @@ def test_phone_numbers_are_stored_as_printed(app, typed, stored):
         assert form.contact_phone.data == stored
 
 
-def test_error_summary_counts_each_field_and_row(client):
+def test_error_summary_lists_each_field_and_row_in_page_order(client):
     items = [{"owner_name": "", "document_type": "police_id", "document_number": ""}] * 3
-    page = text(client.post("/submit/loss_declaration", data=posted("loss_declaration", items=items, declarant="")))
-    assert "有 4 处需要修改" in page
+    data = posted("loss_declaration", items=items, declarant="", submitter_email="tashi@")
+    page = text(client.post("/submit/loss_declaration", data=data))
+    assert summary(page) == [
+        ("#declarant", "请填写声明人"),
+        ("#items-0-document_number", "第 1 项:请填写证件编号"),
+        ("#items-1-document_number", "第 2 项:请填写证件编号"),
+        ("#items-2-document_number", "第 3 项:请填写证件编号"),
+        ("#submitter_email", "提交人邮箱:邮箱格式不正确,如 name@example.com"),
+    ]
     assert "同一证件填写了两次" not in page
+
+
+@pytest.mark.parametrize("code", list(kinds.KINDS))
+def test_every_error_is_a_link_to_its_field_and_the_title_says_so(client, code):
+    blank = MultiDict([("submitter_email", "not-an-email")])
+    response = client.post(f"/submit/{code}", data=blank)
+    assert response.status_code == 422
+    page = text(response)
+    assert re.search(r"<title>错误:提交", page)
+    assert '<h2 class="error-summary-title">提交前请修改以下问题</h2>' in page
+    links = summary(page)
+    controls = re.findall(r'<(?:input|select|textarea)\b[^>]*\bid="([^"]+)"', page)
+    # Each link leads to a control on the page, and they come in the order the page asks.
+    targets = [href[1:] for href, _ in links]
+    assert set(targets) <= set(controls)
+    assert targets == sorted(targets, key=controls.index)
+    # Every field marked wrong is in the summary, and nothing else is.
+    marked = re.findall(r'<(?:input|select|textarea)\b[^>]*aria-invalid="true"[^>]*>', page)
+    wrong = {re.search(r'\bid="([^"]+)"', tag).group(1) for tag in marked}
+    # (A group of checkboxes is marked on every box, and linked by its first.)
+    assert set(targets) == {w for w in wrong if not re.fullmatch(r"\w+-[1-9]\d*", w)}
+    assert ("#submitter_email", "提交人邮箱:邮箱格式不正确,如 name@example.com") in links
+
+
+def test_a_group_of_checkboxes_is_linked_by_its_first_box(client):
+    page = text(client.post("/submit/supplier_call", data=posted("supplier_call", scopes=[])))
+    assert summary(page) == [("#scopes-0", "请至少选择一项征集范围")]
+    assert 'id="scopes-0"' in page
+
+
+def test_a_form_without_errors_has_no_summary(client):
+    for page in (text(client.get("/submit/loss_declaration")),
+                 text(client.post("/submit/loss_declaration", data=MultiDict([*posted("loss_declaration").items(multi=True), ("action", "add")])))):
+        assert "error-summary" not in page and "<title>错误" not in page
+        assert "<title>提交遗失声明 · " in page
