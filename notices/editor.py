@@ -114,7 +114,7 @@ def _safe_next(target):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], error_message="登录尝试次数过多,请稍后再试。")
+@limiter.limit(_login_limit, methods=["POST"], error_message="登录尝试次数过多。")
 def login():
     """Log an editor in."""
     form = LoginForm()

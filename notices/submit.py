@@ -9,9 +9,11 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_limiter import RateLimitExceeded
 from werkzeug.datastructures import MultiDict
 
 from notices import board
+from notices import errors
 from notices import expiry
 from notices import forms
 from notices import kinds
@@ -25,6 +27,8 @@ bp = Blueprint("submit", __name__)
 
 # Posted fields that steer the form rather than carry the notice.
 CONTROL_FIELDS = ("csrf_token", "action", "submission_key")
+# What someone over FLASK_PREVIEW_RATE_LIMIT is told; the limit and when to try again follow.
+PREVIEW_LIMIT_MESSAGE = "预览过于频繁。为防止滥用,每个网络地址可预览的次数有限。"
 
 
 def _kind_or_404(code):
@@ -40,6 +44,13 @@ def _submit_limit():
 
 def _preview_limit():
     return current_app.config["PREVIEW_RATE_LIMIT"]
+
+
+# Previews, added and removed loss rows, and the preview a refused confirmation shows again:
+# each parses and validates a whole submission, and they count together.
+limit_previews = limiter.shared_limit(
+    _preview_limit, scope="submit-preview", error_message=PREVIEW_LIMIT_MESSAGE
+)
 
 
 def _notice_data():
@@ -61,6 +72,12 @@ def _without_item(formdata, drop):
         for name, value in items[old]:
             kept.add(f"items-{new}-{name}", value)
     return kept
+
+
+def _posted_key():
+    """Return the preview's one-time submission key as posted, if it is one a preview made."""
+    key = request.form.get("submission_key", "")
+    return key if 0 < len(key) <= 64 else None
 
 
 def _render_form(kind, form, status=200, **context):
@@ -93,7 +110,7 @@ def new(code):
 
 
 @bp.post("/submit/<code>")
-@limiter.limit(_preview_limit, error_message="预览过于频繁。每个网络地址每小时可预览的次数有限,请稍后再试。")
+@limit_previews
 def preview(code):
     """Add or remove a document row, or validate the form and show the notice as it will read."""
     kind = _kind_or_404(code)
@@ -107,20 +124,66 @@ def preview(code):
         if action == "add" and hasattr(form, "items") and len(form.items) < form.items.max_entries:
             form.items.append_entry()
         return _render_form(kind, form)
+    return _previewed(kind, data)
+
+
+def _previewed(kind, data, key=None, limited=None):
+    """Show the notice ``data`` will publish, ready to confirm, or the form with its errors.
+
+    ``limited`` is the Refusal of a confirmation a rate limit turned away, said above it.
+    """
     today = expiry.board_today(expiry.utcnow())
     try:
         form = services.validate(kind, data, today)
     except NoticeError as refused:
-        return _render_form(kind, refused.form, 422)
+        return _render_form(kind, refused.form, 422, limited=limited)
     start, end = _window(kind, form, today)
+    return _preview_page(kind, data, kind.preview(form, start, end), key, limited), 200
+
+
+def _preview_page(kind, data, text, key=None, limited=None):
+    """Render the preview of ``data``: its wording ``text`` (if any) and the form confirming it."""
     return render_template(
         "submit/preview.html",
         kind=kind,
-        text=kind.preview(form, start, end),
+        text=text,
         hidden=data.items(multi=True),
-        submission_key=secrets.token_urlsafe(24),
+        # One key per preview: confirming it twice stores the notice once (services.submit).
+        submission_key=key or secrets.token_urlsafe(24),
         submitter_sets_window=kind.submitter_sets_window,
+        limited=limited,
     )
+
+
+@limit_previews
+def _preview_again(kind, data, key, limited):
+    """Show again the preview a refused confirmation came from; it counts as a preview."""
+    return _previewed(kind, data, key, limited)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def refused_by_limit(error):
+    """Keep everything typed when a limit refuses a preview or a confirmation.
+
+    A refused confirmation shows its preview again, with the same key, so confirming later
+    stores the notice once; a refused preview shows the form as it was posted.
+    """
+    kind = kinds.get((request.view_args or {}).get("code", ""))
+    if kind is None or request.endpoint not in ("submit.preview", "submit.confirm"):
+        return errors.handle_rate_limit(error)
+    # Read first: showing the preview counts against a limit too, and the limiter then
+    # remembers that one instead.
+    limited = errors.refusal(error)
+    data = _notice_data()
+    if request.endpoint == "submit.confirm":
+        try:
+            body, _ = _preview_again(kind, data, _posted_key(), limited)
+        except RateLimitExceeded:
+            # Previews are spent too: the notice's text waits, what was typed does not.
+            body = _preview_page(kind, data, None, _posted_key(), limited)
+    else:
+        body, _ = _render_form(kind, kind.form(formdata=data, meta={"csrf": False}), limited=limited)
+    return body, 429, errors.retry_header(limited)
 
 
 @bp.post("/submit/<code>/confirm")

@@ -1,5 +1,6 @@
 import re
 from datetime import date
+from html.parser import HTMLParser
 
 import pytest
 from conftest import PUBLIC_URL
@@ -24,6 +25,59 @@ def posted(code, **changes):
         data["window_start"] = expiry.board_today(expiry.utcnow()).isoformat()
     data.update(changes)
     return MultiDict(services.flatten(data))
+
+
+# Posted fields that steer the form rather than carry the notice (notices/submit.py).
+CONTROLS = ("csrf_token", "submission_key", "action")
+
+
+class FormReader(HTMLParser):
+    """Read what a browser would post from the form of a given class: its named inputs (checked
+    boxes only), textareas and the selected option of each select; no buttons."""
+
+    def __init__(self, form_class):
+        super().__init__()
+        self.form_class, self.inside, self.data = form_class, False, MultiDict()
+        self.textarea = self.select = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = self.form_class in (attrs.get("class") or "").split()
+        elif not self.inside or tag == "button":
+            return
+        elif tag == "input" and attrs.get("name"):
+            if attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs:
+                self.data.add(attrs["name"], attrs.get("value", ""))
+        elif tag == "textarea":
+            self.textarea = [attrs["name"], ""]
+        elif tag == "select":
+            self.select = [attrs["name"], None]
+        elif tag == "option" and self.select:
+            if self.select[1] is None or "selected" in attrs:
+                self.select[1] = attrs["value"]
+
+    def handle_data(self, data):
+        if self.textarea:
+            self.textarea[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "textarea" and self.textarea:
+            name, value = self.textarea
+            # As in a browser, one line break right after <textarea> is not part of the value.
+            self.data.add(name, value.removeprefix("\r\n").removeprefix("\n"))
+            self.textarea = None
+        elif tag == "select" and self.select:
+            self.data.add(*self.select)
+            self.select = None
+
+
+def read_form(page, form_class):
+    reader = FormReader(form_class)
+    reader.feed(page)
+    return reader.data
 
 
 def summary(page):
@@ -184,35 +238,73 @@ def test_tracking_of_a_published_notice_links_to_it(client, make_notice):
     assert "evil.example" not in page
 
 
-def test_submissions_are_rate_limited_with_a_friendly_page(client, app):
-    app.config["RATELIMIT_ENABLED"] = True
-    app.config["SUBMIT_RATE_LIMIT"] = "2 per hour"
+def with_limits(app, **limits):
+    """Turn the rate limits on for ``app``, at ``limits``, counting from zero."""
     from notices.extensions import limiter
 
+    app.config.update(RATELIMIT_ENABLED=True, **limits)
     limiter.init_app(app)
+    return limiter
+
+
+def test_a_refused_confirmation_shows_the_preview_again_with_everything_kept(client, app):
+    limiter = with_limits(app, SUBMIT_RATE_LIMIT="2 per hour")
     for _ in range(2):
         assert client.post("/submit/loss_declaration/confirm", data=posted("loss_declaration")).status_code == 302
-    response = client.post("/submit/loss_declaration/confirm", data=posted("loss_declaration"))
+    preview = text(client.post("/submit/loss_declaration", data=posted("loss_declaration")))
+    key = re.search(r'name="submission_key" value="([^"]+)"', preview).group(1)
+    sent = MultiDict([*posted("loss_declaration").items(multi=True), ("submission_key", key)])
+    response = client.post("/submit/loss_declaration/confirm", data=sent)
     assert response.status_code == 429
-    assert "操作太频繁,请稍后再试" in text(response)
-    assert "提交过于频繁。每个网络地址每小时可提交的公告数量有限" in text(response)
-    assert "per 1 hour" not in text(response)
+    assert 0 < int(response.headers["Retry-After"]) <= 3600
+    page = text(response)
+    assert "<title>错误:预览 · 遗失声明" in page
+    assert "提交过于频繁。为防止滥用,每个网络地址可提交的公告数量有限。" in page
+    assert "上限为每小时 2 次。" in page
+    assert re.search(r"请于 \d+ (分钟|小时)[^<]*后\(北京时间 [^<]*\d\d:\d\d 以后\)再试。", page)
+    assert "per 1 hour" not in page and "Too Many" not in page
+    # The preview itself, and every field as it was posted, ready to confirm later.
+    assert "扎西央珍不慎,将巴登曲加的出生医学证明(编号:T540059774)丢失,声明作废。" in page
+    kept = read_form(page, "actions")
+    assert kept.pop("csrf_token") is not None
+    assert kept == sent
     assert count(app) == 2
 
+    limiter.reset()  # the hour has passed
+    stored = client.post("/submit/loss_declaration/confirm", data=kept)
+    assert stored.status_code == 302
+    assert client.post("/submit/loss_declaration/confirm", data=kept).headers["Location"] == stored.headers["Location"]
+    assert count(app) == 3
 
-def test_previews_are_rate_limited_too(client, app):
+
+def test_a_refused_confirmation_keeps_the_data_when_previews_are_spent_too(client, app):
+    with_limits(app, SUBMIT_RATE_LIMIT="1 per hour", PREVIEW_RATE_LIMIT="1 per hour")
+    assert client.post("/submit/wage_clearance/confirm", data=posted("wage_clearance")).status_code == 302
+    assert client.post("/submit/wage_clearance/confirm", data=posted("wage_clearance")).status_code == 429
+    # The preview shown again used the hour's one preview: the next refusal shows no text.
+    response = client.post("/submit/wage_clearance/confirm", data=posted("wage_clearance"))
+    assert response.status_code == 429 and "Retry-After" in response.headers
+    page = text(response)
+    assert "预览的次数也已用完" in page and "西藏星灿建设工程有限公司 民工工资结清公示" not in page
+    kept = read_form(page, "actions")
+    assert [(k, v) for k, v in kept.items(multi=True) if k not in CONTROLS] == list(posted("wage_clearance").items(multi=True))
+    assert count(app) == 1
+
+
+def test_a_refused_preview_shows_the_form_as_typed(client, app):
     # A preview parses and validates everything a confirmation does, without storing it.
-    app.config["RATELIMIT_ENABLED"] = True
-    app.config["PREVIEW_RATE_LIMIT"] = "3 per hour"
-    from notices.extensions import limiter
-
-    limiter.init_app(app)
+    with_limits(app, PREVIEW_RATE_LIMIT="3 per hour")
     for action in ("preview", "add", "preview"):
         data = MultiDict([*posted("loss_declaration").items(multi=True), ("action", action)])
         assert client.post("/submit/loss_declaration", data=data).status_code == 200
-    response = client.post("/submit/loss_declaration", data=posted("loss_declaration"))
+    response = client.post("/submit/loss_declaration", data=posted("loss_declaration", declarant="格桑"))
     assert response.status_code == 429
-    assert "操作太频繁,请稍后再试" in text(response)
+    assert int(response.headers["Retry-After"]) > 0
+    page = text(response)
+    assert "预览过于频繁" in page and "上限为每小时 3 次。" in page
+    assert "您填写的内容都保留在下面的表格里" in page
+    typed = read_form(page, "notice-form")
+    assert typed["declarant"] == "格桑" and typed["items-0-document_number"] == "T540059774"
     # Confirmations count on their own.
     assert client.post("/submit/loss_declaration/confirm", data=posted("loss_declaration")).status_code == 302
 
