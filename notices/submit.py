@@ -1,6 +1,7 @@
 """Pages for submitters: a form per type, a preview, the receipt and the private tracking page."""
 import secrets
 
+import segno
 from flask import Blueprint
 from flask import abort
 from flask import current_app
@@ -22,11 +23,15 @@ from notices.extensions import db
 from notices.extensions import limiter
 from notices.models import Notice
 from notices.services import NoticeError
+from notices.urls import public_url
 
 bp = Blueprint("submit", __name__)
 
 # Posted fields that steer the form rather than carry the notice.
 CONTROL_FIELDS = ("csrf_token", "action", "submission_key")
+# A page under /track holds the submitter's key in its address: keep it out of caches and
+# search engines.
+PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 # What someone over FLASK_PREVIEW_RATE_LIMIT is told; the limit and when to try again follow.
 PREVIEW_LIMIT_MESSAGE = "预览过于频繁。为防止滥用,每个网络地址可预览的次数有限。"
 
@@ -197,7 +202,7 @@ def confirm(code):
         )
     except NoticeError as refused:
         return _render_form(kind, refused.form, 422)
-    flash(f"提交成功,编号 {notice.ref}。请收藏本页链接,凭它查看审核进度。", "success")
+    flash(f"提交成功,编号 {notice.ref}。请保存下面的查询地址:这是回到这份提交的唯一途径。", "success")
     return redirect(url_for("submit.track", token=token))
 
 
@@ -210,21 +215,36 @@ def _tracked_or_404(token):
     return notice
 
 
+def _tracking_address(token):
+    """Return the tracking page's address at the board's public address, and its QR code.
+
+    The code is an SVG inlined as a data: URI (the CSP allows data: images), so no request
+    for an image carries the token to a log, a cache or anyone else.
+    """
+    address = public_url("submit.track", token=token)
+    return address, segno.make(address, error="m").svg_data_uri(svgclass=None, lineclass=None)
+
+
 @bp.get("/track/<token>")
 def track(token):
-    """Show the submitter where their notice stands."""
+    """Show the submitter where their notice stands, and the address that brings them back."""
     notice = _tracked_or_404(token)
     today = expiry.board_today(expiry.utcnow())
     kind = notice.kind_def
+    address, qr = _tracking_address(token)
     response = render_template(
         "submit/track.html",
         notice=notice,
         kind=kind,
         text=board.draft_text(notice, today),
         status_line=kind.status_line(notice, today) if notice.is_public else None,
+        address=address,
+        qr=qr,
+        # Nothing is mailed yet (sending mail is an issue of its own): the page says so to a
+        # submitter who gave an address, rather than promise a mail.
+        mailed=False,
     )
-    # The address is the submitter's key: keep it out of caches and search engines.
-    return response, 200, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+    return response, 200, PRIVATE
 
 
 @bp.get("/track/<token>/withdraw")
@@ -232,7 +252,7 @@ def confirm_withdraw(token):
     """Ask the submitter to confirm a withdrawal, which cannot be undone."""
     notice = _tracked_or_404(token)
     response = render_template("submit/withdraw.html", notice=notice, kind=notice.kind_def)
-    return response, 200, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+    return response, 200, PRIVATE
 
 
 @bp.post("/track/<token>/withdraw")

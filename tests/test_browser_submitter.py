@@ -1,9 +1,14 @@
-"""What a submitter meets in a real browser: the error summary on a form with errors."""
+"""What a submitter meets in a real browser: the error summary, and the receipt with its
+tracking address."""
 import re
 
+import pytest
+from conftest import DESKTOP
+from conftest import PHONE
 from playwright.sync_api import expect
 from test_browser import CSP_PROBE
 from test_browser_workflow import FORMS
+from test_browser_workflow import confirm
 from test_browser_workflow import fill
 from test_browser_workflow import group
 from test_browser_workflow import open_form
@@ -90,3 +95,48 @@ def test_the_editor_login_has_the_summary_too(page, server, editor):
     expect(summary).to_be_focused()
     summary.get_by_role("link", name="用户名或密码不正确").click()
     expect(page.get_by_label("密码")).to_be_focused()
+
+
+@pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_receipt_shows_the_tracking_address_and_copies_it(browser, server, device):
+    context = browser.new_context(**device)
+    context.set_default_timeout(10_000)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    page = context.new_page()
+    errors = watch(page)
+    open_form(page, server, "supplier_call")
+    fill(page, FORMS["supplier_call"])
+    press(page, "预览")
+    ref, url = confirm(page, "supplier_call")
+
+    expect(page.locator(".tracking")).to_contain_text("这个地址是回到这份提交的唯一途径")
+    expect(page.locator("#tracking-url")).to_have_text(url)
+    expect(page.locator(".tracking")).to_contain_text("不会寄到您填写的邮箱 cgb@lscjt.cn")
+    qr = page.get_by_role("img", name="本页地址的二维码")
+    expect(qr).to_be_visible()
+    assert qr.evaluate("img => img.complete && img.naturalWidth > 0")
+    # The long address wraps: nothing scrolls sideways.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    page.get_by_role("button", name="复制地址").click()
+    expect(page.locator(".copy-status")).to_have_text("已复制")
+    assert page.evaluate("navigator.clipboard.readText()") == url
+    # The copied text is selected too, so the person sees what was taken.
+    assert page.evaluate("window.getSelection().toString()") == url
+    clean(page, errors)
+    context.close()
+
+
+def test_without_javascript_the_address_is_still_there_to_select(browser, server, make_notice):
+    notice = make_notice("loss_declaration", status="submitted")
+    context = browser.new_context(**PHONE, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server}/track/{notice.token}")
+    address = page.locator("#tracking-url")
+    expect(address).to_have_text(f"{server}/track/{notice.token}")
+    expect(page.get_by_role("img", name="本页地址的二维码")).to_be_visible()
+    # The copy button needs JavaScript, so it is not offered without it.
+    expect(page.get_by_role("button", name="复制地址")).to_be_hidden()
+    address.click()
+    assert page.evaluate("window.getSelection().toString()") == f"{server}/track/{notice.token}"
+    context.close()

@@ -1,6 +1,7 @@
 import re
 from datetime import date
 from html.parser import HTMLParser
+from urllib.parse import unquote
 
 import pytest
 from conftest import PUBLIC_URL
@@ -410,3 +411,66 @@ def test_a_form_without_errors_has_no_summary(client):
                  text(client.post("/submit/loss_declaration", data=MultiDict([*posted("loss_declaration").items(multi=True), ("action", "add")])))):
         assert "error-summary" not in page and "<title>错误" not in page
         assert "<title>提交遗失声明 · " in page
+
+
+# --- The receipt: the tracking address, the only key -----------------------------------------
+
+
+def qr_modules(data_uri):
+    """Return the dark modules of a QR code segno drew as an SVG path: {(x, y), …}."""
+    svg = unquote(data_uri.removeprefix("data:image/svg+xml;charset=utf-8,"))
+    path = re.search(r' d="([^"]+)"', svg.replace("'", '"')).group(1)
+    dark, x, y = set(), 0.0, 0.0
+    for command, a, b in re.findall(r"([MmHh])(-?[\d.]+)(?: (-?[\d.]+))?", path):
+        if command in "Mm":
+            x, y = (float(a), float(b)) if command == "M" else (x + float(a), y + float(b))
+        else:
+            end = float(a) if command == "H" else x + float(a)
+            dark.update((int(i), int(y)) for i in range(int(x), int(end)))
+            x = end
+    return dark
+
+
+def encoded(address):
+    """Return the dark modules of the QR code of ``address``, as they sit in the SVG (4 from the edge)."""
+    import segno
+
+    matrix = segno.make(address, error="m").matrix
+    return {(x + 4, y + 4) for y, row in enumerate(matrix) for x, bit in enumerate(row) if bit}
+
+
+def test_the_receipt_shows_the_tracking_address_and_its_qr_code(client, app):
+    data = posted("loss_declaration", submitter_email="tashi@example.cn")
+    response = client.post("/submit/loss_declaration/confirm", data=data, headers={"Host": "evil.example"})
+    path = response.headers["Location"]
+    receipt = client.get(path, headers={"Host": "evil.example"})
+    assert receipt.headers["Cache-Control"] == "no-store"
+    assert receipt.headers["X-Robots-Tag"] == "noindex"
+    assert receipt.headers["Referrer-Policy"] == "same-origin"
+    page = text(receipt)
+    address = PUBLIC_URL + path
+    assert f'<p class="tracking-url" id="tracking-url">{address}</p>' in page
+    assert "这个地址是回到这份提交的唯一途径" in page
+    assert '<button type="button" class="secondary" data-copy="tracking-url" hidden>复制地址</button>' in page
+    assert '<script src="/static/copy.js" defer></script>' in page
+    assert "evil.example" not in page
+    qr = re.search(r'<img src="(data:image/svg\+xml[^"]+)" alt="本页地址的二维码"', page).group(1)
+    assert qr_modules(qr) == encoded(address)
+    assert qr_modules(qr) != encoded(address[:-1] + "x")
+    # A mail is promised only once mail is sent.
+    assert "本站目前不发送邮件:这个地址不会寄到您填写的邮箱 tashi@example.cn" in page
+    # Nothing on the page is fetched from, or leads to, another site, which would learn the address.
+    for attribute in re.findall(r'(?:src|href|action)="([^"]*)"', page):
+        assert attribute.startswith(("/", "#", "data:image/svg+xml")), attribute
+
+
+def test_the_receipt_mentions_no_mail_without_an_email(client):
+    response = client.post("/submit/wage_clearance/confirm", data=posted("wage_clearance"))
+    page = text(client.get(response.headers["Location"]))
+    assert "tracking-url" in page and "邮件" not in page
+
+
+def test_the_scripts_are_served_from_the_board(client):
+    for name, uses in (("copy.js", "navigator.clipboard"), ("error-summary.js", "focus()")):
+        with client.get(f"/static/{name}") as script:
+            assert script.status_code == 200 and uses in script.get_data(as_text=True)
