@@ -32,6 +32,8 @@ CONTROL_FIELDS = ("csrf_token", "action", "submission_key")
 # A page under /track holds the submitter's key in its address: keep it out of caches and
 # search engines.
 PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+# Submissions closed without being published, which their submitter may fill into a new one.
+RESUBMITTABLE = ("rejected", "withdrawn")
 # What someone over FLASK_PREVIEW_RATE_LIMIT is told; the limit and when to try again follow.
 PREVIEW_LIMIT_MESSAGE = "预览过于频繁。为防止滥用,每个网络地址可预览的次数有限。"
 
@@ -243,6 +245,7 @@ def track(token):
         # Nothing is mailed yet (sending mail is an issue of its own): the page says so to a
         # submitter who gave an address, rather than promise a mail.
         mailed=False,
+        resubmittable=notice.status in RESUBMITTABLE,
     )
     return response, 200, PRIVATE
 
@@ -266,3 +269,32 @@ def withdraw(token):
     else:
         flash("已撤回。该公告不会发布。", "success")
     return redirect(url_for("submit.track", token=token))
+
+
+def _filled_from(kind, notice, today):
+    """Return a submission's fields as form data, as its submitter typed them."""
+    data = kind.fields_of(notice, masked=False)
+    data.update(
+        submitter_name=notice.submitter_name,
+        submitter_phone=notice.submitter_phone,
+        submitter_email=notice.submitter_email or "",
+    )
+    if kind.submitter_sets_window:
+        # A start already past would only be refused: the new collection starts today at the
+        # earliest.
+        data["window_start"] = max(notice.window_start, today)
+    return data
+
+
+@bp.get("/track/<token>/resubmit")
+def resubmit(token):
+    """Open the form filled in with a rejected or withdrawn submission, to submit it anew."""
+    notice = _tracked_or_404(token)
+    if notice.status not in RESUBMITTABLE:
+        flash("只有未通过审核或已撤回的提交可以重新提交。", "error")
+        return redirect(url_for("submit.track", token=token))
+    kind = notice.kind_def
+    today = expiry.board_today(expiry.utcnow())
+    form = kind.form(formdata=None, data=_filled_from(kind, notice, today), meta={"csrf": False})
+    body, status = _render_form(kind, form, resubmitting=notice)
+    return body, status, PRIVATE

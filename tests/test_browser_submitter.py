@@ -1,5 +1,5 @@
-"""What a submitter meets in a real browser: the error summary, and the receipt with its
-tracking address."""
+"""What a submitter meets in a real browser: the error summary, the receipt with its tracking
+address, and a rejected notice filled in again."""
 import re
 
 import pytest
@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from test_browser import CSP_PROBE
 from test_browser_workflow import FORMS
 from test_browser_workflow import confirm
+from test_browser_workflow import expect_filled
 from test_browser_workflow import fill
 from test_browser_workflow import group
 from test_browser_workflow import open_form
@@ -140,3 +141,41 @@ def test_without_javascript_the_address_is_still_there_to_select(browser, server
     address.click()
     assert page.evaluate("window.getSelection().toString()") == f"{server}/track/{notice.token}"
     context.close()
+
+
+def test_a_rejected_notice_is_filled_in_again_and_submitted_anew(page, server, make_notice):
+    items = [
+        {"owner_name": "巴登曲加", "document_type": "birth_certificate", "document_number": "T540059774"},
+        {"owner_name": "", "document_type": "police_id", "document_number": "397403"},
+    ]
+    rejected = make_notice("loss_declaration", status="rejected", items=items)
+    errors = watch(page)
+    page.goto(f"{server}/track/{rejected.token}")
+    expect(page.locator(".track-status")).to_have_text("未通过")
+    page.get_by_role("link", name="重新提交").click()
+
+    expect(page).to_have_title(re.compile(r"^重新提交遗失声明"))
+    expect(page.locator(".resubmitting")).to_contain_text(f"已按编号 {rejected.ref} 的内容填好")
+    expect(page.locator(".resubmitting")).to_contain_text("编辑的意见:材料不全")
+    expect_filled(page, {
+        "声明人": "扎西央珍",
+        "第 1 项": {"证件所有人": "巴登曲加", "证件类型": "出生医学证明", "证件编号": "T540059774"},
+        "第 2 项": {"证件所有人": "扎西央珍", "证件类型": "警官证", "证件编号": "397403"},
+        "提交人": "扎西央珍",
+        "提交人电话": "0891-6323333",
+    })
+    expect(page.locator("fieldset.item")).to_have_count(2)
+
+    # Enter in a field previews, here too, and the rows stay as they are.
+    group(page, "第 2 项").get_by_label("证件编号").press("Enter")
+    lines = page.locator("article.notice .notice-text p")
+    expect(lines).to_have_text([
+        "扎西央珍不慎,将巴登曲加的出生医学证明(编号:T540059774)丢失,声明作废。",
+        "扎西央珍不慎,将警官证(警号:397403)丢失,声明作废。",
+    ])
+    ref, url = confirm(page, "loss_declaration")
+    assert ref != rejected.ref
+    assert url != f"{server}/track/{rejected.token}"
+    page.goto(f"{server}/track/{rejected.token}")
+    expect(page.locator(".track-status")).to_have_text("未通过")
+    clean(page, errors)

@@ -87,6 +87,10 @@ def summary(page):
     return re.findall(r'<a href="([^"]+)">([^<]+)</a>', box.group(0)) if box else []
 
 
+def notice_text(page):
+    return re.search(r'<article class="notice">.*?</article>', page, re.S).group(0)
+
+
 def count(app):
     with app.app_context():
         return db.session.scalar(db.select(db.func.count(Notice.id)))
@@ -474,3 +478,86 @@ def test_the_scripts_are_served_from_the_board(client):
     for name, uses in (("copy.js", "navigator.clipboard"), ("error-summary.js", "focus()")):
         with client.get(f"/static/{name}") as script:
             assert script.status_code == 200 and uses in script.get_data(as_text=True)
+
+
+# --- Resubmitting a rejected notice ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", list(kinds.KINDS))
+def test_a_rejected_submission_is_resubmitted_from_its_filled_in_form(client, app, make_notice, code):
+    rejected = make_notice(code, status="rejected", submitter_email="tashi@example.cn")
+    track = text(client.get(f"/track/{rejected.token}"))
+    assert f'href="/track/{rejected.token}/resubmit"' in track
+
+    response = client.get(f"/track/{rejected.token}/resubmit")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    page = text(response)
+    assert f"<title>重新提交{kinds.get(code).name}" in page
+    assert f"已按编号 {rejected.ref} 的内容填好" in page and "编辑的意见:材料不全" in page
+    filled = read_form(page, "notice-form")
+    # What a browser posts from the filled-in form previews as the same notice it was.
+    expected = text(client.post(f"/submit/{code}", data=posted(code, submitter_email="tashi@example.cn")))
+    preview = client.post(f"/submit/{code}", data=filled)
+    assert preview.status_code == 200, summary(text(preview))
+    assert notice_text(text(preview)) == notice_text(expected)
+    for name in ("submitter_name", "submitter_phone", "submitter_email"):
+        assert filled[name] == posted(code, submitter_email="tashi@example.cn")[name]
+
+    confirmed = client.post(f"/submit/{code}/confirm", data=read_form(text(preview), "actions"))
+    assert confirmed.status_code == 302
+    token = confirmed.headers["Location"].removeprefix("/track/")
+    assert token != rejected.token
+    with app.app_context():
+        fresh = db.session.scalar(db.select(Notice).where(Notice.tracking_hash == services.hash_token(token)))
+        old = db.session.get(Notice, rejected.id)
+        assert fresh.ref != rejected.ref and fresh.status == "submitted"
+        assert old.status == "rejected"
+        assert fresh.fields == old.fields
+        assert [(i.owner_name, i.document_type, i.document_number) for i in fresh.items] == [
+            (i.owner_name, i.document_type, i.document_number) for i in old.items
+        ]
+    assert count(app) == 2
+
+
+def test_a_resubmitted_call_starts_no_earlier_than_today(client, make_notice):
+    rejected = make_notice("expert_call", status="rejected", day=date(2024, 3, 8))
+    page = text(client.get(f"/track/{rejected.token}/resubmit"))
+    today = expiry.board_today(expiry.utcnow()).isoformat()
+    assert f'name="window_start" type="date" value="{today}"' in page
+
+
+def test_loss_items_are_filled_in_row_by_row(client, make_notice):
+    items = [
+        {"owner_name": "巴登曲加", "document_type": "birth_certificate", "document_number": "T540059774"},
+        {"owner_name": "", "document_type": "other", "document_type_other": "道路运输证", "document_number": "ZY-0042"},
+    ]
+    rejected = make_notice("loss_declaration", status="rejected", items=items)
+    filled = read_form(text(client.get(f"/track/{rejected.token}/resubmit")), "notice-form")
+    assert filled["items-0-document_number"] == "T540059774"
+    assert filled["items-1-document_type"] == "other"
+    assert filled["items-1-document_type_other"] == "道路运输证"
+    assert filled["items-1-document_number"] == "ZY-0042"
+    assert "items-2-document_number" not in filled
+
+
+def test_only_the_token_opens_the_filled_in_form(client, make_notice):
+    rejected = make_notice("loss_declaration", status="rejected")
+    assert client.get(f"/track/{rejected.ref}/resubmit").status_code == 404
+    assert client.get("/track/not-a-real-token/resubmit").status_code == 404
+    assert client.get(f"/notices/{rejected.ref}/resubmit").status_code == 404
+
+
+@pytest.mark.parametrize("status", ["submitted", "published"])
+def test_a_pending_or_published_notice_is_not_resubmitted(client, make_notice, status):
+    notice = make_notice("loss_declaration", status=status)
+    assert "/resubmit" not in text(client.get(f"/track/{notice.token}"))
+    response = client.get(f"/track/{notice.token}/resubmit", follow_redirects=True)
+    assert "只有未通过审核或已撤回的提交可以重新提交" in text(response)
+    assert 'name="declarant"' not in text(response)
+
+
+def test_a_withdrawn_submission_may_be_resubmitted_too(client, make_notice):
+    notice = make_notice("loss_declaration", status="withdrawn")
+    assert f'href="/track/{notice.token}/resubmit"' in text(client.get(f"/track/{notice.token}"))
+    assert 'value="扎西央珍"' in text(client.get(f"/track/{notice.token}/resubmit"))
