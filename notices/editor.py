@@ -31,6 +31,7 @@ from notices.extensions import db
 from notices.extensions import limiter
 from notices.extensions import login_manager
 from notices.forms import choices
+from notices.forms import problems
 from notices.models import Notice
 from notices.models import User
 from notices.services import NoticeError
@@ -113,7 +114,7 @@ def _safe_next(target):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], error_message="登录尝试次数过多,请稍后再试。")
+@limiter.limit(_login_limit, methods=["POST"], error_message="登录尝试次数过多。")
 def login():
     """Log an editor in."""
     form = LoginForm()
@@ -126,7 +127,7 @@ def login():
             login_user(accounts.start_session(user, now=expiry.utcnow()))
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("用户名或密码不正确")
-    return render_template("editor/login.html", form=form)
+    return render_template("editor/login.html", form=form, problems=problems(form))
 
 
 @bp.post("/logout")

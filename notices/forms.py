@@ -9,11 +9,13 @@ text as posted before anything parses, filters or validates it, and loses its in
 characters (``wording.visible``) before anything else reads it.
 """
 import re
+from typing import NamedTuple
 
 from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms import EmailField
 from wtforms import FieldList
+from wtforms import FormField
 from wtforms import SelectChoice
 from wtforms import SelectMultipleField
 from wtforms import StringField
@@ -360,3 +362,66 @@ class CallForm(NoticeForm):
         today = getattr(self, "today", None)
         if today is not None and field.data is not None and field.data < today:
             raise ValidationError("征集开始日期不能早于今天")
+
+
+# The submitter's own fields, asked last on every form.
+SUBMITTER_FIELDS = ("submitter_name", "submitter_phone", "submitter_email")
+
+
+class Problem(NamedTuple):
+    """One error of a form, as its error summary lists it."""
+
+    #: The id of the control a link to the error moves focus to.
+    target: str
+    #: The message, naming the field where the message alone does not.
+    text: str
+
+
+def short_label(field):
+    """Return a field's label without its parenthesised note: 提交人邮箱 for 提交人邮箱(选填)."""
+    return field.label.text.split("(")[0].split("（")[0].strip()
+
+
+def _problem(field, message, target=None, row=None):
+    label = short_label(field)
+    where = f"第 {row} 项" if row else ""
+    if label not in message:
+        where = f"{where} {label}".strip()
+    return Problem(target or field.id, f"{where}:{message}" if where else message)
+
+
+def _first_control(field):
+    """Return the id of the first control a person fills in ``field``."""
+    if isinstance(field, SelectMultipleField):
+        # A group of checkboxes: the first box, as each box has an id of its own.
+        return f"{field.id}-0"
+    entries = getattr(field, "entries", None)
+    if entries:
+        return _first_control(next(iter(_fields_of(entries[0]))))
+    return field.id
+
+
+def _fields_of(entry):
+    """Return the fields of a list's row: a row form's fields, or the row itself."""
+    return entry.form if isinstance(entry, FormField) else [entry]
+
+
+def problems(form, order=()):
+    """Return the errors of a validated ``form`` in the order the page shows its fields.
+
+    ``order`` names the fields as the page lays them out; any other field with an error comes
+    after them. Each loss item's errors are told by the row they are in.
+    """
+    names = [*order, *(f.short_name for f in form if f.short_name not in order)]
+    found = []
+    for name in names:
+        field = form[name]
+        if field.type in ("CSRFTokenField", "HiddenField"):
+            continue  # nothing a person can fix: a stale form is refused before any view
+        # A list's own errors (a document given twice) stand above its rows on the page.
+        own = [m for m in field.errors if isinstance(m, str)]
+        found += [_problem(field, m, target=_first_control(field)) for m in own]
+        for row, entry in enumerate(getattr(field, "entries", ()), start=1):
+            for sub in _fields_of(entry):
+                found += [_problem(sub, m, row=row) for m in sub.errors if isinstance(m, str)]
+    return found

@@ -7,6 +7,10 @@ answers ``LOOKUP_DAILY_MISSES`` misses a day: an enumeration is almost all misse
 checking the number in their hand asks once or twice. Both count in Flask-Limiter's store, which
 every worker shares (Redis under gunicorn).
 """
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+
 from flask import current_app
 from flask import g
 from flask import request
@@ -16,12 +20,13 @@ from notices import search
 from notices.extensions import limiter
 
 PER_ADDRESS_MESSAGE = (
-    "证件号码查询过于频繁。为防止有人逐个试探号码,每个网络地址查询次数有限,请一小时后再试。"
+    "证件号码查询过于频繁。为防止有人逐个试探号码,每个网络地址查询次数有限。"
 )
 DAILY_MESSAGE = (
-    "今天全站的证件号码查询已达上限。为防止有人逐个试探号码,每天查不到结果的查询次数有限,"
-    "请明天再试。"
+    "今天全站的证件号码查询已达上限。为防止有人逐个试探号码,每天查不到结果的查询次数有限。"
 )
+# The count of the whole board's misses, one a day (the 429 page says when the next one starts).
+DAILY_SCOPE = "number-lookup-misses"
 
 
 def _per_address():
@@ -35,6 +40,13 @@ def _daily_misses():
 def _board_day():
     # One count for everyone, started afresh each day of the board's calendar.
     return "board-day-" + expiry.board_today(expiry.utcnow()).isoformat()
+
+
+def seconds_to_next_day(now):
+    """Return the seconds from the aware ``now`` to the next midnight of the board's calendar."""
+    local = now.astimezone(expiry.BOARD_TZ)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(), expiry.BOARD_TZ)
+    return (midnight - local).total_seconds()
 
 
 def missed():
@@ -65,7 +77,7 @@ def limited(exempt_when=None):
 
     def decorate(view):
         view = limiter.shared_limit(
-            _daily_misses, scope="number-lookup-misses", key_func=_board_day,
+            _daily_misses, scope=DAILY_SCOPE, key_func=_board_day,
             deduct_when=_was_missed, exempt_when=exempt_when, error_message=DAILY_MESSAGE,
         )(view)
         return limiter.shared_limit(

@@ -35,8 +35,9 @@ STATUS_NAMES = {
     "revoked": "已撤销",
 }
 
-# What a submitter over FLASK_SUBMIT_RATE_LIMIT is told, on the form and by the API.
-SUBMIT_LIMIT_MESSAGE = "提交过于频繁。每个网络地址每小时可提交的公告数量有限,请稍后再试。"
+# What a submitter over FLASK_SUBMIT_RATE_LIMIT is told, on the form and by the API; the
+# limit itself and when to try again follow it (notices/errors.py).
+SUBMIT_LIMIT_MESSAGE = "提交过于频繁。为防止滥用,每个网络地址可提交的公告数量有限。"
 
 # Transitions that change what the public search finds, and the public listings show.
 INDEXED_ACTIONS = ("approve", "revoke")

@@ -1,6 +1,7 @@
 """Pages for submitters: a form per type, a preview, the receipt and the private tracking page."""
 import secrets
 
+import segno
 from flask import Blueprint
 from flask import abort
 from flask import current_app
@@ -9,9 +10,11 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_limiter import RateLimitExceeded
 from werkzeug.datastructures import MultiDict
 
 from notices import board
+from notices import errors
 from notices import expiry
 from notices import forms
 from notices import kinds
@@ -20,11 +23,19 @@ from notices.extensions import db
 from notices.extensions import limiter
 from notices.models import Notice
 from notices.services import NoticeError
+from notices.urls import public_url
 
 bp = Blueprint("submit", __name__)
 
 # Posted fields that steer the form rather than carry the notice.
 CONTROL_FIELDS = ("csrf_token", "action", "submission_key")
+# A page under /track holds the submitter's key in its address: keep it out of caches and
+# search engines.
+PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+# Submissions closed without being published, which their submitter may fill into a new one.
+RESUBMITTABLE = ("rejected", "withdrawn")
+# What someone over FLASK_PREVIEW_RATE_LIMIT is told; the limit and when to try again follow.
+PREVIEW_LIMIT_MESSAGE = "预览过于频繁。为防止滥用,每个网络地址可预览的次数有限。"
 
 
 def _kind_or_404(code):
@@ -40,6 +51,13 @@ def _submit_limit():
 
 def _preview_limit():
     return current_app.config["PREVIEW_RATE_LIMIT"]
+
+
+# Previews, added and removed loss rows, and the preview a refused confirmation shows again:
+# each parses and validates a whole submission, and they count together.
+limit_previews = limiter.shared_limit(
+    _preview_limit, scope="submit-preview", error_message=PREVIEW_LIMIT_MESSAGE
+)
 
 
 def _notice_data():
@@ -63,9 +81,17 @@ def _without_item(formdata, drop):
     return kept
 
 
-def _render_form(kind, form, status=200):
-    problems = len(services.field_errors(form)) if form.errors else 0
-    return render_template("submit/form.html", kind=kind, form=form, problems=problems), status
+def _posted_key():
+    """Return the preview's one-time submission key as posted, if it is one a preview made."""
+    key = request.form.get("submission_key", "")
+    return key if 0 < len(key) <= 64 else None
+
+
+def _render_form(kind, form, status=200, **context):
+    order = [*kind.form_fields, *forms.SUBMITTER_FIELDS]
+    return render_template(
+        "submit/form.html", kind=kind, form=form, problems=forms.problems(form, order), **context
+    ), status
 
 
 def _window(kind, form, today):
@@ -91,7 +117,7 @@ def new(code):
 
 
 @bp.post("/submit/<code>")
-@limiter.limit(_preview_limit, error_message="预览过于频繁。每个网络地址每小时可预览的次数有限,请稍后再试。")
+@limit_previews
 def preview(code):
     """Add or remove a document row, or validate the form and show the notice as it will read."""
     kind = _kind_or_404(code)
@@ -105,20 +131,66 @@ def preview(code):
         if action == "add" and hasattr(form, "items") and len(form.items) < form.items.max_entries:
             form.items.append_entry()
         return _render_form(kind, form)
+    return _previewed(kind, data)
+
+
+def _previewed(kind, data, key=None, limited=None):
+    """Show the notice ``data`` will publish, ready to confirm, or the form with its errors.
+
+    ``limited`` is the Refusal of a confirmation a rate limit turned away, said above it.
+    """
     today = expiry.board_today(expiry.utcnow())
     try:
         form = services.validate(kind, data, today)
     except NoticeError as refused:
-        return _render_form(kind, refused.form, 422)
+        return _render_form(kind, refused.form, 422, limited=limited)
     start, end = _window(kind, form, today)
+    return _preview_page(kind, data, kind.preview(form, start, end), key, limited), 200
+
+
+def _preview_page(kind, data, text, key=None, limited=None):
+    """Render the preview of ``data``: its wording ``text`` (if any) and the form confirming it."""
     return render_template(
         "submit/preview.html",
         kind=kind,
-        text=kind.preview(form, start, end),
+        text=text,
         hidden=data.items(multi=True),
-        submission_key=secrets.token_urlsafe(24),
+        # One key per preview: confirming it twice stores the notice once (services.submit).
+        submission_key=key or secrets.token_urlsafe(24),
         submitter_sets_window=kind.submitter_sets_window,
+        limited=limited,
     )
+
+
+@limit_previews
+def _preview_again(kind, data, key, limited):
+    """Show again the preview a refused confirmation came from; it counts as a preview."""
+    return _previewed(kind, data, key, limited)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def refused_by_limit(error):
+    """Keep everything typed when a limit refuses a preview or a confirmation.
+
+    A refused confirmation shows its preview again, with the same key, so confirming later
+    stores the notice once; a refused preview shows the form as it was posted.
+    """
+    kind = kinds.get((request.view_args or {}).get("code", ""))
+    if kind is None or request.endpoint not in ("submit.preview", "submit.confirm"):
+        return errors.handle_rate_limit(error)
+    # Read first: showing the preview counts against a limit too, and the limiter then
+    # remembers that one instead.
+    limited = errors.refusal(error)
+    data = _notice_data()
+    if request.endpoint == "submit.confirm":
+        try:
+            body, _ = _preview_again(kind, data, _posted_key(), limited)
+        except RateLimitExceeded:
+            # Previews are spent too: the notice's text waits, what was typed does not.
+            body = _preview_page(kind, data, None, _posted_key(), limited)
+    else:
+        body, _ = _render_form(kind, kind.form(formdata=data, meta={"csrf": False}), limited=limited)
+    return body, 429, errors.retry_header(limited)
 
 
 @bp.post("/submit/<code>/confirm")
@@ -132,7 +204,7 @@ def confirm(code):
         )
     except NoticeError as refused:
         return _render_form(kind, refused.form, 422)
-    flash(f"提交成功,编号 {notice.ref}。请收藏本页链接,凭它查看审核进度。", "success")
+    flash(f"提交成功,编号 {notice.ref}。请保存下面的查询地址:这是回到这份提交的唯一途径。", "success")
     return redirect(url_for("submit.track", token=token))
 
 
@@ -145,21 +217,37 @@ def _tracked_or_404(token):
     return notice
 
 
+def _tracking_address(token):
+    """Return the tracking page's address at the board's public address, and its QR code.
+
+    The code is an SVG inlined as a data: URI (the CSP allows data: images), so no request
+    for an image carries the token to a log, a cache or anyone else.
+    """
+    address = public_url("submit.track", token=token)
+    return address, segno.make(address, error="m").svg_data_uri(svgclass=None, lineclass=None)
+
+
 @bp.get("/track/<token>")
 def track(token):
-    """Show the submitter where their notice stands."""
+    """Show the submitter where their notice stands, and the address that brings them back."""
     notice = _tracked_or_404(token)
     today = expiry.board_today(expiry.utcnow())
     kind = notice.kind_def
+    address, qr = _tracking_address(token)
     response = render_template(
         "submit/track.html",
         notice=notice,
         kind=kind,
         text=board.draft_text(notice, today),
         status_line=kind.status_line(notice, today) if notice.is_public else None,
+        address=address,
+        qr=qr,
+        # Nothing is mailed yet (sending mail is an issue of its own): the page says so to a
+        # submitter who gave an address, rather than promise a mail.
+        mailed=False,
+        resubmittable=notice.status in RESUBMITTABLE,
     )
-    # The address is the submitter's key: keep it out of caches and search engines.
-    return response, 200, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+    return response, 200, PRIVATE
 
 
 @bp.get("/track/<token>/withdraw")
@@ -167,7 +255,7 @@ def confirm_withdraw(token):
     """Ask the submitter to confirm a withdrawal, which cannot be undone."""
     notice = _tracked_or_404(token)
     response = render_template("submit/withdraw.html", notice=notice, kind=notice.kind_def)
-    return response, 200, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+    return response, 200, PRIVATE
 
 
 @bp.post("/track/<token>/withdraw")
@@ -181,3 +269,32 @@ def withdraw(token):
     else:
         flash("已撤回。该公告不会发布。", "success")
     return redirect(url_for("submit.track", token=token))
+
+
+def _filled_from(kind, notice, today):
+    """Return a submission's fields as form data, as its submitter typed them."""
+    data = kind.fields_of(notice, masked=False)
+    data.update(
+        submitter_name=notice.submitter_name,
+        submitter_phone=notice.submitter_phone,
+        submitter_email=notice.submitter_email or "",
+    )
+    if kind.submitter_sets_window:
+        # A start already past would only be refused: the new collection starts today at the
+        # earliest.
+        data["window_start"] = max(notice.window_start, today)
+    return data
+
+
+@bp.get("/track/<token>/resubmit")
+def resubmit(token):
+    """Open the form filled in with a rejected or withdrawn submission, to submit it anew."""
+    notice = _tracked_or_404(token)
+    if notice.status not in RESUBMITTABLE:
+        flash("只有未通过审核或已撤回的提交可以重新提交。", "error")
+        return redirect(url_for("submit.track", token=token))
+    kind = notice.kind_def
+    today = expiry.board_today(expiry.utcnow())
+    form = kind.form(formdata=None, data=_filled_from(kind, notice, today), meta={"csrf": False})
+    body, status = _render_form(kind, form, resubmitting=notice)
+    return body, status, PRIVATE

@@ -58,6 +58,7 @@ ACCESS = {
     ("submit.track", "GET"): TOKEN,
     ("submit.confirm_withdraw", "GET"): TOKEN,
     ("submit.withdraw", "POST"): TOKEN,
+    ("submit.resubmit", "GET"): TOKEN,
     ("api.notices", "GET"): PUBLIC,
     ("api.notice", "GET"): PUBLIC,
     ("api.lost_documents", "GET"): PUBLIC,

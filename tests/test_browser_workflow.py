@@ -206,7 +206,11 @@ def test_submission_is_corrected_previewed_approved_and_published(page, server, 
     fill(page, {label: wrong})
     press(page, "预览")
 
-    expect(page.get_by_role("alert")).to_have_text("有 1 处需要修改,请查看标红的项目。")
+    expect(page).to_have_title(re.compile(r"^错误:"))
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link")).to_have_count(1)
+    expect(summary.get_by_role("link")).to_contain_text(message)
     wrong_box = page.locator(".field.has-error")
     expect(wrong_box).to_have_count(1)
     expect(wrong_box.locator(".field-error")).to_have_text(message)
@@ -214,6 +218,8 @@ def test_submission_is_corrected_previewed_approved_and_published(page, server, 
     expect(wrong_field).to_have_value(wrong)
     expect(wrong_field).to_have_attribute("aria-invalid", "true")
     expect(wrong_field).to_have_accessible_description(re.compile(re.escape(message)))
+    summary.get_by_role("link").click()
+    expect(wrong_field).to_be_focused()
     expect_filled(page, fields, skip=label)
     if kinds.get(code).submitter_sets_window:
         expect(page.get_by_label("征集开始日期")).to_have_value(today().isoformat())
