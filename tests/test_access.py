@@ -51,6 +51,9 @@ ACCESS = {
     ("public.archive", "GET"): PUBLIC,
     ("public.search_page", "GET"): PUBLIC,
     ("public.lost", "GET"): PUBLIC,
+    ("feeds.notices", "GET"): PUBLIC,
+    ("feeds.kind", "GET"): PUBLIC,
+    ("feeds.searched", "GET"): PUBLIC,
     ("submit.choose", "GET"): PUBLIC,
     ("submit.new", "GET"): PUBLIC,
     ("submit.preview", "POST"): PUBLIC,
@@ -101,6 +104,7 @@ ON_PUBLISHED = {"public.notice", "api.notice", "editor.revoke"}
 QUERIES = {
     "public.search_page": {"q": "达娃曲珍"},
     "public.lost": {"number": "S540022253"},
+    "feeds.searched": {"q": "达娃曲珍"},
     "api.lost_documents": {"number": "S540022253"},
     "api.notices": {"status": "all"},
 }
@@ -437,6 +441,7 @@ PUBLIC_GETS = sorted(e for (e, m), level in ACCESS.items() if level == PUBLIC an
 LISTING = {
     "public.archive": {"type": "loss_declaration"},
     "public.search_page": {"q": "扎西央珍", "status": "all"},
+    "feeds.searched": {"q": "扎西央珍", "status": "all"},
     "api.notices": {"type": "loss_declaration", "status": "all", "per_page": 100},
     "api.lost_documents": {"number": "T540059774"},
 }
@@ -444,6 +449,7 @@ LISTING = {
 LOOKUPS = [
     ("public.search_page", "q", {"status": "all"}),
     ("public.lost", "number", {}),
+    ("feeds.searched", "q", {"status": "all"}),
     ("api.notices", "q", {"status": "all"}),
     ("api.lost_documents", "number", {}),
 ]
