@@ -16,6 +16,7 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import selectinload
 from wtforms import PasswordField
 from wtforms import SelectField
 from wtforms import StringField
@@ -138,20 +139,28 @@ def logout():
     return redirect(url_for("public.index"))
 
 
+# The queue's order.
+QUEUE_ORDER = (Notice.submitted_at, Notice.id)
+
+
+def _waiting(code=None):
+    query = db.select(Notice).where(Notice.status == "submitted")
+    return query.where(Notice.kind == code) if code else query
+
+
 @bp.get("/")
 def queue():
-    """List submissions waiting for review, oldest first."""
+    """List submissions waiting for review, oldest first, with how long each has waited and
+    what to check in it."""
     code = request.args.get("type") or None
     if code is not None and kinds.get(code) is None:
         abort(404)
-    waiting = db.select(Notice).where(Notice.status == "submitted")
-    counts = board.kind_counts(waiting)
-    query = waiting.order_by(Notice.submitted_at, Notice.id)
-    if code:
-        query = query.where(Notice.kind == code)
+    counts = board.kind_counts(_waiting())
+    query = _waiting(code).order_by(*QUEUE_ORDER).options(selectinload(Notice.items))
     pagination = board.paginate(query, board.page_number(request.args.get("page")), per_page=50)
     return render_template(
-        "editor/queue.html", pagination=pagination, counts=counts, current=code
+        "editor/queue.html", pagination=pagination, counts=counts, current=code,
+        rows=review.waiting(pagination.items, expiry.utcnow()),
     )
 
 
