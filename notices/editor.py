@@ -16,6 +16,11 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy.orm import selectinload
 from wtforms import PasswordField
 from wtforms import SelectField
 from wtforms import StringField
@@ -139,20 +144,35 @@ def logout():
     return redirect(url_for("public.index"))
 
 
+# The queue's order, which "the next submission" after a decision follows too.
+QUEUE_ORDER = (Notice.submitted_at, Notice.id)
+# What the confirm step posts, with the form's own fields, to say the editor confirmed.
+CONFIRMED = "1"
+
+
+def _queue_type(value):
+    """Return the type code a queue filter names, or None for the whole queue."""
+    return value if value and kinds.get(value) is not None else None
+
+
+def _waiting(code=None):
+    query = db.select(Notice).where(Notice.status == "submitted")
+    return query.where(Notice.kind == code) if code else query
+
+
 @bp.get("/")
 def queue():
-    """List submissions waiting for review, oldest first."""
+    """List submissions waiting for review, oldest first, with how long each has waited and
+    what to check in it."""
     code = request.args.get("type") or None
     if code is not None and kinds.get(code) is None:
         abort(404)
-    waiting = db.select(Notice).where(Notice.status == "submitted")
-    counts = board.kind_counts(waiting)
-    query = waiting.order_by(Notice.submitted_at, Notice.id)
-    if code:
-        query = query.where(Notice.kind == code)
+    counts = board.kind_counts(_waiting())
+    query = _waiting(code).order_by(*QUEUE_ORDER).options(selectinload(Notice.items))
     pagination = board.paginate(query, board.page_number(request.args.get("page")), per_page=50)
     return render_template(
-        "editor/queue.html", pagination=pagination, counts=counts, current=code
+        "editor/queue.html", pagination=pagination, counts=counts, current=code,
+        rows=review.waiting(pagination.items, expiry.utcnow()),
     )
 
 
@@ -167,7 +187,8 @@ def _notice_or_404(ref):
 def notice(ref):
     """Show everything about one submission: fields, contacts, wording, warnings, history."""
     notice = _notice_or_404(ref)
-    today = expiry.board_today(expiry.utcnow())
+    now = expiry.utcnow()
+    today = expiry.board_today(now)
     kind = notice.kind_def
     return render_template(
         "editor/notice.html",
@@ -176,48 +197,124 @@ def notice(ref):
         fields=review.shown_fields(kind, kind.fields_of(notice, masked=False)),
         text=board.draft_text(notice, today, masked=False),
         warnings=review.warnings(notice, today),
+        waited=review.waited(notice.submitted_at, now),
+        queue_type=_queue_type(request.args.get("type")),
     )
 
 
-def _decide(ref, act, done):
-    notice = _notice_or_404(ref)
-    try:
-        act(notice)
-    except NoticeError as refused:
-        flash(refused.message, "error")
-        return redirect(url_for("editor.notice", ref=ref))
-    flash(done.format(ref=ref), "success")
-    return redirect(url_for("editor.notice", ref=ref))
+def _next_after(notice, code):
+    """Return the submission to review after ``notice``: the next one in the queue's order,
+    else the first still waiting (an editor may have started in the middle), else None."""
+    waiting = _waiting(code).where(Notice.id != notice.id).order_by(*QUEUE_ORDER).limit(1)
+    later = waiting.where(
+        or_(
+            Notice.submitted_at > notice.submitted_at,
+            and_(Notice.submitted_at == notice.submitted_at, Notice.id > notice.id),
+        )
+    )
+    return db.session.scalar(later) or db.session.scalar(waiting)
 
 
-@bp.post("/notices/<ref>/approve")
+def _named(notice):
+    """Return a notice as a flash names it: its title and, kept on one line, its ref."""
+    return Markup('「{}」(<span class="nowrap">{}</span>)').format(
+        notice.kind_def.title(notice.fields), notice.ref
+    )
+
+
+def _count(query):
+    return db.session.scalar(db.select(func.count()).select_from(query.subquery()))
+
+
+def _decided(notice, done, code):
+    """Say what was done to ``notice``, with a link back to it, and go on to the next
+    submission in the queue (of type ``code``, if the editor is working through one)."""
+    following = _next_after(notice, code)
+    message = Markup('{} <a href="{}">返回查看</a> · ').format(
+        done, url_for("editor.notice", ref=notice.ref, type=code)
+    )
+    part = f"“{kinds.get(code).short_name}”" if code else "队列"
+    if following is not None:
+        left = _count(_waiting(code))
+        flash(message + f"下面是{part}中的下一份(还有 {left} 份待审核)。", "success")
+        return redirect(url_for("editor.notice", ref=following.ref, type=code))
+    left = _count(_waiting()) if code else 0
+    if left:
+        flash(message + f"{part}中已没有待审核的提交,全部队列还有 {left} 份。", "success")
+    else:
+        flash(message + "队列中已没有待审核的提交。", "success")
+    return redirect(url_for("editor.queue", type=code))
+
+
+def _refused(notice, refused, code):
+    flash(refused.message, "error")
+    return redirect(url_for("editor.notice", ref=notice.ref, type=code))
+
+
+@bp.route("/notices/<ref>/approve", methods=["GET", "POST"])
 def approve(ref):
-    """Publish a submission now."""
-    return _decide(
-        ref, lambda n: services.approve(n, current_user, now=expiry.utcnow()), "{ref} 已发布。"
+    """Publish a submission now, once the editor has confirmed what that will do.
+
+    A POST without ``confirm`` changes nothing and answers with the confirm page.
+    """
+    notice = _notice_or_404(ref)
+    code = _queue_type(request.values.get("type"))
+    now = expiry.utcnow()
+    today = expiry.board_today(now)
+    confirmed = request.method == "POST" and request.form.get("confirm") == CONFIRMED
+    try:
+        start, end = services.publication_window(notice, today)
+        if confirmed:
+            services.approve(notice, current_user, now=now)
+    except NoticeError as refused:
+        return _refused(notice, refused, code)
+    if confirmed:
+        return _decided(notice, Markup("已发布{}。").format(_named(notice)), code)
+    return render_template(
+        "editor/approve.html", notice=notice, kind=notice.kind_def, start=start, end=end,
+        today=today, queue_type=code,
+        waited=review.waited(notice.submitted_at, now), warnings=review.warnings(notice, today),
+        text=board.draft_text(notice, today, masked=False),
     )
 
 
 @bp.post("/notices/<ref>/reject")
 def reject(ref):
-    """Refuse a submission, telling the submitter why."""
-    reason = request.form.get("reason", "")
-    return _decide(
-        ref,
-        lambda n: services.reject(n, current_user, reason, now=expiry.utcnow()),
-        "{ref} 已退回,理由会显示给提交人。",
-    )
+    """Refuse a submission, telling the submitter why, and go on to the next one."""
+    notice = _notice_or_404(ref)
+    code = _queue_type(request.form.get("type"))
+    try:
+        services.reject(notice, current_user, request.form.get("reason", ""), now=expiry.utcnow())
+    except NoticeError as refused:
+        return _refused(notice, refused, code)
+    return _decided(notice, Markup("已退回{},理由会显示给提交人。").format(_named(notice)), code)
 
 
-@bp.post("/notices/<ref>/revoke")
+@bp.route("/notices/<ref>/revoke", methods=["GET", "POST"])
 def revoke(ref):
-    """Revoke a published notice, with a reason shown to the public."""
-    reason = request.form.get("reason", "")
-    return _decide(
-        ref,
-        lambda n: services.revoke(n, current_user, reason, now=expiry.utcnow()),
-        "{ref} 已撤销,理由已公开显示。",
-    )
+    """Revoke a published notice, with a reason shown to the public, once confirmed.
+
+    A POST without ``confirm`` changes nothing and answers with the confirm page, where the
+    reason can still be changed; a missing or too long reason is shown there too.
+    """
+    notice = _notice_or_404(ref)
+    if (refused := services.refusal(notice, ("published",), "revoke")) is not None:
+        return _refused(notice, refused, None)
+    reason, error = request.form.get("reason", ""), None
+    if request.method == "POST":
+        try:
+            reason = services.clean_reason(reason)
+            if request.form.get("confirm") == CONFIRMED:
+                services.revoke(notice, current_user, reason, now=expiry.utcnow())
+                flash(Markup("已撤销{},理由已公开显示。").format(_named(notice)), "success")
+                return redirect(url_for("editor.notice", ref=ref))
+        except NoticeError as refused:
+            if "reason" not in refused.errors:
+                return _refused(notice, refused, None)
+            error = refused.message
+    page = render_template("editor/revoke.html", notice=notice, kind=notice.kind_def,
+                           reason=reason, error=error)
+    return page, 422 if error else 200
 
 
 @bp.route("/users", methods=["GET", "POST"])

@@ -1,4 +1,5 @@
 """What an editor should know before deciding on a submission."""
+from collections import defaultdict
 from dataclasses import dataclass
 
 from wtforms import FieldList
@@ -14,46 +15,144 @@ from notices.models import Notice
 from notices.wording import cn_date
 
 
+@dataclass(frozen=True)
+class Concern:
+    """Something an editor should check before deciding: ``text`` says it in full on the
+    review page, ``flag`` in two or three words on the queue."""
+
+    flag: str
+    text: str
+
+
+# The queue's flags, one per kind of concern.
+START_PASSED = "开始日期已过"
+DECLARED_BEFORE = "证件已声明过"
+SAME_PROJECT = "同一项目已公示"
+
+
 def warnings(notice, today):
-    """Return warnings for the review page: earlier declarations, repeats, a start in the past."""
-    found = []
-    kind = notice.kind_def
-    if kind.submitter_sets_window and notice.status == "submitted" and notice.window_start < today:
-        found.append(
-            f"征集开始日期 {cn_date(notice.window_start)} 已过,发布前请联系提交人确定新的日期。"
-        )
-    for item in notice.items:
-        earlier = db.session.scalars(
-            db.select(Notice)
-            .join(Notice.items)
-            .where(
-                LossItem.document_number == item.document_number,
-                LossItem.document_type == item.document_type,
-                Notice.status.in_(PUBLIC_STATUSES),
-                Notice.id != notice.id,
-            )
-        ).all()
-        for other in earlier:
-            found.append(
-                f"{item.document_type_name} {item.document_number} 已于"
-                f"{cn_date(other.published_on)}在 {other.ref} 中声明作废。"
-            )
-    if notice.kind == "wage_clearance":
-        # Compared in the database: JSON field access that SQLite and PostgreSQL both do.
-        same = db.session.scalars(
-            db.select(Notice).where(
-                Notice.kind == "wage_clearance",
-                Notice.status == "published",
-                Notice.id != notice.id,
-                Notice.fields["project_name"].as_string() == notice.fields["project_name"],
-            )
-        )
-        for other in same:
-            state = "仍在公示" if not expiry.is_expired(other.window_end, today) else "已过期"
-            found.append(
-                f"同一项目的工资结清公示已于{cn_date(other.published_on)}发布({other.ref},{state})。"
-            )
+    """Return the concerns about one submission, for its review page."""
+    return concerns([notice], today)[notice.id]
+
+
+def concerns(notices, today):
+    """Return {notice id: [Concern]} for ``notices``: a call whose start has passed, documents
+    declared void before, a wage notice of a project already published.
+
+    Two queries at most, however many notices (a page of the queue) are asked about; their
+    loss items should be loaded with them (``selectinload(Notice.items)``).
+    """
+    found = {notice.id: [] for notice in notices}
+    for notice in notices:
+        if (
+            notice.kind_def.submitter_sets_window
+            and notice.status == "submitted"
+            and notice.window_start < today
+        ):
+            found[notice.id].append(Concern(
+                START_PASSED,
+                f"征集开始日期 {cn_date(notice.window_start)} 已过,发布前请联系提交人确定新的日期。",
+            ))
+    _declared_before(notices, found)
+    _same_project(notices, today, found)
     return found
+
+
+def _declared_before(notices, found):
+    items = [item for notice in notices for item in notice.items]
+    if not items:
+        return
+    rows = db.session.execute(
+        db.select(LossItem.document_type, LossItem.document_number, Notice.id, Notice.ref,
+                  Notice.published_on)
+        .join(LossItem.notice)
+        .where(
+            LossItem.document_number.in_(sorted({item.document_number for item in items})),
+            Notice.status.in_(PUBLIC_STATUSES),
+        )
+        .order_by(Notice.published_on, Notice.id)
+    ).all()
+    earlier = defaultdict(list)
+    for row in rows:
+        earlier[row.document_type, row.document_number].append(row)
+    for item in items:
+        for other in earlier[item.document_type, item.document_number]:
+            if other.id != item.notice_id:
+                found[item.notice_id].append(Concern(
+                    DECLARED_BEFORE,
+                    f"{item.document_type_name} {item.document_number} 已于"
+                    f"{cn_date(other.published_on)}在 {other.ref} 中声明作废。",
+                ))
+
+
+def _same_project(notices, today, found):
+    wage = [notice for notice in notices if notice.kind == "wage_clearance"]
+    if not wage:
+        return
+    # Compared in the database: JSON field access that SQLite and PostgreSQL both do.
+    project = Notice.fields["project_name"].as_string()
+    rows = db.session.execute(
+        db.select(Notice.id, Notice.ref, Notice.published_on, Notice.window_end,
+                  project.label("project_name"))
+        .where(
+            Notice.kind == "wage_clearance",
+            Notice.status == "published",
+            project.in_(sorted({notice.fields["project_name"] for notice in wage})),
+        )
+        .order_by(Notice.published_on, Notice.id)
+    ).all()
+    for notice in wage:
+        for other in rows:
+            if other.project_name == notice.fields["project_name"] and other.id != notice.id:
+                state = "仍在公示" if not expiry.is_expired(other.window_end, today) else "已过期"
+                found[notice.id].append(Concern(
+                    SAME_PROJECT,
+                    f"同一项目的工资结清公示已于{cn_date(other.published_on)}发布({other.ref},{state})。",
+                ))
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A submission as the queue lists it: how long it has waited and what to check."""
+
+    notice: Notice
+    waited: str
+    concerns: list
+
+    @property
+    def flags(self):
+        """Return the distinct flags of the concerns, in the order they came."""
+        return list(dict.fromkeys(concern.flag for concern in self.concerns))
+
+    @property
+    def submitted_iso(self):
+        """Return when it was submitted, in the board's time zone, for a ``<time>``."""
+        return self.notice.submitted_at.astimezone(expiry.BOARD_TZ).isoformat(timespec="seconds")
+
+
+def waiting(notices, now):
+    """Return ``notices`` as the queue lists them at ``now`` (see :func:`concerns`)."""
+    found = concerns(notices, expiry.board_today(now))
+    return [Waiting(n, waited(n.submitted_at, now), found[n.id]) for n in notices]
+
+
+def waited(since, now):
+    """Return how long a submission has waited from ``since`` to ``now`` as a person says
+    it: 12 分钟, 3 小时, 1 天 5 小时, 4 天.
+
+    A duration, not a difference of calendar dates, so it reads the same in any time zone.
+    """
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    hours, days = minutes // 60, minutes // (24 * 60)
+    if minutes < 1:
+        return "不到 1 分钟"
+    if hours < 1:
+        return f"{minutes} 分钟"
+    if days < 1:
+        return f"{hours} 小时"
+    if days < 3 and hours % 24:
+        return f"{days} 天 {hours % 24} 小时"
+    return f"{days} 天"
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,13 @@ def draw_ref(kind, day):
     return f"{kind.ref_prefix}-{day:%Y%m%d}-{suffix}"
 
 
+def refusal(notice, allowed, action):
+    """Return why ``notice`` cannot take ``action`` from its status, or None if it can."""
+    if notice.status in allowed:
+        return None
+    return NoticeError.on("status", f"公告当前状态为“{STATUS_NAMES[notice.status]}”,不能{ACTIONS[action]}")
+
+
 def _transition(notice, allowed, action, user, now, reason=None, **values):
     """Move ``notice`` out of one of the ``allowed`` statuses, atomically, with its audit entry.
 
@@ -256,8 +263,8 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
     """
     if reason is not None:
         values["reason"] = reason
-    if notice.status not in allowed:
-        raise NoticeError.on("status", f"公告当前状态为“{STATUS_NAMES[notice.status]}”,不能{ACTIONS[action]}")
+    if (refused := refusal(notice, allowed, action)) is not None:
+        raise refused
     result = db.session.execute(
         update(Notice)
         .where(Notice.id == notice.id, Notice.status.in_(allowed))
@@ -288,11 +295,12 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
 
 
 
-def approve(notice, editor, *, now):
-    """Publish a submitted notice now, opening its window."""
-    today = expiry.board_today(now)
-    kind = notice.kind_def
-    if kind.submitter_sets_window:
+def publication_window(notice, today):
+    """Return the window (start, end) ``notice`` would get if approved on ``today``, or raise
+    NoticeError saying why it cannot be: the confirm page and :func:`approve` both ask."""
+    if (refused := refusal(notice, ("submitted",), "approve")) is not None:
+        raise refused
+    if notice.kind_def.submitter_sets_window:
         start = notice.window_start
         if start < today:
             raise NoticeError.on(
@@ -300,7 +308,13 @@ def approve(notice, editor, *, now):
             )
     else:
         start = today
-    end = expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
+    return start, expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
+
+
+def approve(notice, editor, *, now):
+    """Publish a submitted notice now, opening its window."""
+    today = expiry.board_today(now)
+    start, end = publication_window(notice, today)
     _transition(
         notice, ("submitted",), "approve", editor, now,
         status="published", published_at=now, published_on=today,

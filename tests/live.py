@@ -666,14 +666,21 @@ class Client:
         return preview, self.post(f"/submit/{code}/confirm", form=hidden)
 
     def approve(self, ref):
-        """Open a submission's review page and approve it; return the page's flash messages.
+        """Approve a submission through its confirm page; return the answer to the confirming
+        POST and the flash messages of the page it leads to.
 
-        The board answers an approval with a redirect to the review page, where a flash says
-        whether it was published or refused.
+        The confirm page (GET /editor/notices/<ref>/approve) holds the form token and the
+        ``confirm`` field; a notice that can no longer be approved has no confirm page, and
+        is answered with a redirect to its review page, where a flash says why. A published
+        one is answered with a redirect to the next submission in the queue, or the queue,
+        where a flash says it was published.
         """
-        review = self.get(f"/editor/notices/{ref}")
-        token = hidden_inputs(review.text).get("csrf_token")
-        response = self.post(f"/editor/notices/{ref}/approve", form={"csrf_token": token})
+        confirm = self.get(f"/editor/notices/{ref}/approve")
+        if confirm.status == 302:
+            return confirm, flashes(self.follow(confirm).text)
+        if confirm.status != 200:
+            return confirm, []
+        response = self.post(f"/editor/notices/{ref}/approve", form=hidden_inputs(confirm.text))
         if response.status != 302:
             return response, []
         page = self.follow(response)
@@ -682,7 +689,7 @@ class Client:
     def queue_refs(self, code=None):
         """Return the refs listed on the first page of the review queue."""
         page = self.get("/editor/", params={"type": code} if code else None)
-        return re.findall(r'href="/editor/notices/([A-Z0-9-]+)"', page.text)
+        return re.findall(r'href="/editor/notices/([A-Z0-9-]+)[?"]', page.text)
 
     def search(self, q, **filters):
         return self.get("/search", params={"q": q, **filters})

@@ -71,8 +71,11 @@ ACCESS = {
     ("editor.logout", "POST"): EDITOR,
     ("editor.queue", "GET"): EDITOR,
     ("editor.notice", "GET"): EDITOR,
+    # The confirm pages of approving and revoking: they only read.
+    ("editor.approve", "GET"): EDITOR,
     ("editor.approve", "POST"): EDITOR,
     ("editor.reject", "POST"): EDITOR,
+    ("editor.revoke", "GET"): EDITOR,
     ("editor.revoke", "POST"): EDITOR,
     ("editor.users", "GET"): ADMIN,
     ("editor.users", "POST"): ADMIN,
@@ -111,8 +114,10 @@ QUERIES = {
 LOSS_FORM = MultiDict(services.flatten(seed_data("loss_declaration", 2)))
 BODIES = {
     "editor.login": {"data": {"username": "editor", "password": EDITOR_PASSWORD}},
+    # Approving and revoking act once confirmed (the field their confirm pages post).
+    "editor.approve": {"data": {"confirm": "1"}},
     "editor.reject": {"data": {"reason": "材料不全"}},
-    "editor.revoke": {"data": {"reason": "重复刊登"}},
+    "editor.revoke": {"data": {"reason": "重复刊登", "confirm": "1"}},
     "editor.users": {
         "data": {"username": "dorje", "role": "editor", "password": "dorje-password-1"}
     },

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from conftest import DESKTOP
 from conftest import EDITOR_PASSWORD
+from conftest import PHONE
 from playwright.sync_api import expect
 
 from notices import expiry
@@ -191,6 +192,13 @@ def log_in(browser, server, editor):
     context.close()
 
 
+def approve(page, ref):
+    """Approve the submission whose review page is open, through its confirm page."""
+    press(page, "通过并发布")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"确认发布? {ref}")
+    press(page, "确认发布")
+
+
 def open_in_queue(page, ref):
     row = page.locator("table.queue tbody tr", has_text=ref)
     expect(row).to_have_count(1)
@@ -234,8 +242,13 @@ def test_submission_is_corrected_previewed_approved_and_published(page, server, 
 
     editor = log_in()
     open_in_queue(editor, ref)
-    press(editor, "通过并发布")
-    expect(editor.locator(".flash-success")).to_have_text(f"{ref} 已发布。")
+    approve(editor, ref)
+    # The seed notices are all published: the queue is empty now, and the flash leads back.
+    expect(editor).to_have_url(server + "/editor/")
+    expect(editor.locator(".flash-success")).to_have_text(
+        f"已发布「{title}」({ref})。 返回查看 · 队列中已没有待审核的提交。"
+    )
+    editor.locator(".flash-success").get_by_role("link", name="返回查看").click()
     expect(editor.locator("h1 small")).to_have_text(f"{ref} · 已发布")
 
     page.goto(server + "/")
@@ -303,7 +316,10 @@ def test_rejected_submission_shows_the_reason_and_is_not_published(page, server,
     open_in_queue(editor, ref)
     editor.get_by_label("退回理由(提交人可见)").fill(REJECTION)
     press(editor, "退回")
-    expect(editor.locator(".flash-success")).to_have_text(f"{ref} 已退回,理由会显示给提交人。")
+    expect(editor.locator(".flash-success")).to_have_text(
+        f"已退回「{PUBLISHED['supplier_call'][0]}」({ref}),理由会显示给提交人。 返回查看 · "
+        "队列中已没有待审核的提交。"
+    )
 
     page.goto(track_url)
     expect(page.locator(".track-status")).to_have_text("未通过")
@@ -348,3 +364,79 @@ def test_login_refuses_a_wrong_password_and_guards_the_queue(page, server, edito
     press(page, "登录")
     expect(page).to_have_url(server + "/editor/")
     expect(page.locator("h1")).to_contain_text("审核队列")
+
+
+def no_sideways_scrolling(page):
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_an_editor_approves_two_in_a_row_through_the_confirm_step_on_a_phone(browser, server, make_notice):
+    """Queue, review, confirm, and straight on to the next: on a phone, without scripts."""
+    yesterday = today() - timedelta(days=1)
+    first = make_notice("loss_declaration", status="submitted", day=yesterday, index=1).ref
+    # The seeds hold a published wage notice of the same project: the queue flags it.
+    second = make_notice("wage_clearance", status="submitted", day=yesterday).ref
+    context = browser.new_context(**PHONE, java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(server + "/editor/login")
+    page.get_by_label("用户名").fill("editor")
+    page.get_by_label("密码").fill(EDITOR_PASSWORD)
+    press(page, "登录")
+
+    rows = page.locator("table.queue tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text(first)
+    expect(rows.nth(1).locator("time")).to_have_text(re.compile(r"^等候 (\d+ 小时|1 天( \d+ 小时)?)$"))
+    expect(rows.nth(1).locator(".flag")).to_have_text("⚠ 同一项目已公示")
+    assert no_sideways_scrolling(page)
+    rows.nth(0).get_by_role("link").click()
+    expect(page.locator("h1 small")).to_have_text(f"{first} · 待审核")
+
+    window = f"公示期:{cn_date(today())}—{cn_date(today() + timedelta(days=30))}"
+    press(page, "通过并发布")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"确认发布? {first}")
+    expect(page.locator(".consequences")).to_contain_text(window)
+    assert no_sideways_scrolling(page)
+    press(page, "确认发布")
+
+    expect(page).to_have_url(f"{server}/editor/notices/{second}")
+    flash = page.locator(".flash-success")
+    expect(flash).to_contain_text(f"({first})。")
+    expect(flash).to_contain_text("下面是队列中的下一份(还有 1 份待审核)。")
+    expect(page.locator("h1 small")).to_have_text(f"{second} · 待审核")
+    expect(page.locator(".flash-warning")).to_contain_text("同一项目的工资结清公示已于")
+    press(page, "通过并发布")
+    expect(page.locator(".consequences")).to_contain_text(f"异议期:{cn_date(today())}")
+    press(page, "确认发布")
+
+    expect(page).to_have_url(server + "/editor/")
+    expect(page.locator(".flash-success")).to_contain_text(f"({second})。")
+    expect(page.locator(".flash-success")).to_contain_text("队列中已没有待审核的提交。")
+    expect(page.locator(".empty")).to_have_text("没有待审核的提交。")
+    page.locator(".flash-success").get_by_role("link", name="返回查看").click()
+    expect(page.locator("h1 small")).to_have_text(f"{second} · 已发布")
+    for ref in (first, second):
+        assert page.goto(f"{server}/notices/{ref}").status == 200
+    context.close()
+
+
+def test_revoking_asks_again_and_backing_out_changes_nothing(page, server, log_in, make_notice):
+    ref = make_notice("loss_declaration", day=today()).ref
+    editor = log_in()
+    editor.goto(f"{server}/editor/notices/{ref}")
+    editor.get_by_label("撤销理由(将公开显示)").fill("重复刊登")
+    press(editor, "撤销公告")
+    expect(editor.get_by_role("heading", level=1)).to_have_text(f"确认撤销? {ref}")
+    expect(editor.get_by_label("撤销理由(将公开显示)")).to_have_value("重复刊登")
+    editor.get_by_role("link", name="返回审核页,不撤销").click()
+    expect(editor.locator("h1 small")).to_have_text(f"{ref} · 已发布")
+
+    editor.get_by_label("撤销理由(将公开显示)").fill("重复刊登")
+    press(editor, "撤销公告")
+    editor.get_by_label("撤销理由(将公开显示)").fill("与 2024 年的声明重复")
+    press(editor, "确认撤销")
+    expect(editor.locator("h1 small")).to_have_text(f"{ref} · 已撤销")
+    expect(editor.locator(".flash-success")).to_contain_text("理由已公开显示")
+    page.goto(f"{server}/notices/{ref}")
+    expect(page.locator(".notice-status")).to_have_text("已撤销:与 2024 年的声明重复")

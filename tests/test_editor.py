@@ -1,22 +1,33 @@
 import re
 from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 
 import pytest
 from conftest import EDITOR_PASSWORD
 from conftest import copy_database
 from conftest import seed_data
+from sqlalchemy import event
+from sqlalchemy import update
 
 from notices import accounts
 from notices import create_app
 from notices import expiry
+from notices import kinds
+from notices import review
+from notices import services
 from notices.extensions import db
 from notices.models import Notice
+from notices.wording import cn_date
 
 EDITOR_ROUTES = [
     ("GET", "/editor/"),
     ("GET", "/editor/notices/{ref}"),
+    ("GET", "/editor/notices/{ref}/approve"),
     ("POST", "/editor/notices/{ref}/approve"),
     ("POST", "/editor/notices/{ref}/reject"),
+    ("GET", "/editor/notices/{ref}/revoke"),
     ("POST", "/editor/notices/{ref}/revoke"),
     ("POST", "/editor/logout"),
     ("GET", "/editor/users"),
@@ -196,7 +207,7 @@ def test_approve_reject_revoke_through_the_pages(app, client, editor, make_notic
     to_approve = make_notice("loss_declaration", status="submitted", day=today).ref
     to_reject = make_notice("loss_declaration", index=1, status="submitted", day=today).ref
     login(client)
-    client.post(f"/editor/notices/{to_approve}/approve")
+    client.post(f"/editor/notices/{to_approve}/approve", data={"confirm": "1"})
     assert load(app, to_approve).status == "published"
     assert client.get(f"/notices/{to_approve}").status_code == 200
 
@@ -206,10 +217,309 @@ def test_approve_reject_revoke_through_the_pages(app, client, editor, make_notic
     client.post(f"/editor/notices/{to_reject}/reject", data={"reason": "材料不全"})
     assert load(app, to_reject).reason == "材料不全"
 
-    client.post(f"/editor/notices/{to_approve}/revoke", data={"reason": "重复刊登"})
+    client.post(f"/editor/notices/{to_approve}/revoke", data={"reason": "重复刊登", "confirm": "1"})
     assert "已撤销:重复刊登" in client.get(f"/notices/{to_approve}").get_data(as_text=True)
     history = client.get(f"/editor/notices/{to_approve}").get_data(as_text=True)
     assert "editor · 通过并发布" in history and "editor · 撤销:重复刊登" in history
+
+
+@pytest.mark.parametrize(("waited", "said"), [
+    (timedelta(seconds=30), "不到 1 分钟"),
+    (timedelta(minutes=59, seconds=59), "59 分钟"),
+    (timedelta(hours=3, minutes=59), "3 小时"),
+    (timedelta(hours=23, minutes=59), "23 小时"),
+    (timedelta(days=1), "1 天"),
+    (timedelta(days=1, hours=5, minutes=30), "1 天 5 小时"),
+    (timedelta(days=2, hours=23), "2 天 23 小时"),
+    (timedelta(days=4, hours=23), "4 天"),
+    (timedelta(seconds=-5), "不到 1 分钟"),
+])
+def test_waited_is_said_as_a_person_would(waited, said):
+    now = datetime(2026, 7, 10, 1, 30, tzinfo=timezone.utc)
+    assert review.waited(now - waited, now) == said
+
+
+def submitted_before(app, ref, waited):
+    """Date ``ref``'s submission back to ``waited`` before now; return that instant."""
+    moment = expiry.utcnow() - waited
+    with app.app_context():
+        db.session.execute(update(Notice).where(Notice.ref == ref).values(submitted_at=moment))
+        db.session.commit()
+    return moment
+
+
+def queue_row(page, ref):
+    """Return the queue's table row that lists ``ref``."""
+    rows = re.findall(r"<tr>.*?</tr>", page, re.S)
+    (row,) = [row for row in rows if ref in row]
+    return row
+
+
+LOST_ID = {"owner_name": "", "document_type": "id_card", "document_number": "540102199001011233"}
+
+
+def test_queue_shows_how_long_each_waited_and_its_warnings_as_flags(app, client, editor, make_notice):
+    today = expiry.board_today(expiry.utcnow())
+    make_notice("loss_declaration", index=1, items=[LOST_ID], day=today - timedelta(days=9))
+    make_notice("wage_clearance", day=today - timedelta(days=5))
+    repeat = make_notice("loss_declaration", status="submitted", items=[LOST_ID], day=today).ref
+    project = make_notice("wage_clearance", status="submitted", day=today).ref
+    late = make_notice("supplier_call", status="submitted", day=date(2024, 3, 8)).ref
+    clean = make_notice("expert_call", status="submitted", day=today).ref
+    moment = submitted_before(app, repeat, timedelta(days=4, hours=2))
+    submitted_before(app, project, timedelta(hours=3, minutes=10))
+    submitted_before(app, clean, timedelta(minutes=12))
+    login(client)
+    page = client.get("/editor/").get_data(as_text=True)
+
+    row = queue_row(page, repeat)
+    local = moment.astimezone(expiry.BOARD_TZ)
+    assert f'<time datetime="{local.isoformat(timespec="seconds")}"' in row
+    assert "等候 4 天</time>" in row
+    assert f"{local.year}年{local.month}月{local.day}日 {local:%H:%M} 提交" in row
+    assert '<li class="flag"' in row and "证件已声明过</li>" in row
+    assert "居民身份证 540102199001011233 已于" in row  # the full warning, in its title
+    assert "等候 3 小时</time>" in queue_row(page, project)
+    assert "同一项目已公示</li>" in queue_row(page, project)
+    assert "开始日期已过</li>" in queue_row(page, late)
+    assert "等候 12 分钟</time>" in queue_row(page, clean)
+    assert 'class="flag"' not in queue_row(page, clean)
+    # Oldest first, as before: the call of 2024 leads.
+    assert page.index(late) < page.index(repeat) < page.index(project) < page.index(clean)
+
+
+def count_queries(app, request):
+    """Return how many SQL statements ``request()`` makes the app run."""
+    statements = []
+
+    def record(*args):
+        statements.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert request().status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len(statements)
+
+
+def test_the_queue_asks_the_database_as_often_for_many_submissions_as_for_few(app, client, editor, make_notice):
+    today = expiry.board_today(expiry.utcnow())
+    make_notice("loss_declaration", index=1, items=[LOST_ID], day=today - timedelta(days=9))
+    make_notice("wage_clearance", day=today - timedelta(days=5))
+
+    def submit_some():
+        make_notice("loss_declaration", status="submitted", items=[LOST_ID], day=today)
+        make_notice("loss_declaration", index=2, status="submitted", day=today)
+        make_notice("wage_clearance", status="submitted", day=today)
+        make_notice("supplier_call", status="submitted", day=today)
+
+    submit_some()
+    login(client)
+    few = count_queries(app, lambda: client.get("/editor/"))
+    for _ in range(4):
+        submit_some()
+    many = count_queries(app, lambda: client.get("/editor/"))
+    assert "共 20 份待审核" in client.get("/editor/").get_data(as_text=True)
+    assert many == few
+
+
+def test_warnings_on_the_review_page_and_the_queue_are_the_same(client, editor, make_notice):
+    """The queue computes them for a page at a time; the review page for one notice: the same
+    function, so the same findings."""
+    other = {"owner_name": "", "document_type": "police_id", "document_number": "397403"}
+    make_notice("loss_declaration", index=2, items=[other], day=date(2026, 7, 3))
+    make_notice("loss_declaration", index=1, items=[LOST_ID], day=date(2026, 7, 2))
+    make_notice("loss_declaration", index=0, items=[LOST_ID, other], day=date(2026, 7, 1))
+    ref = make_notice("loss_declaration", status="submitted", items=[LOST_ID, other]).ref
+    login(client)
+    review_page = client.get(f"/editor/notices/{ref}").get_data(as_text=True)
+    found = re.findall(r'<p class="flash flash-warning" role="alert">⚠ (.*?)</p>', review_page)
+    # In the order the items come, each item's earlier declarations oldest first.
+    assert [re.sub(r" 中声明作废。$", "", f)[:-5] for f in found] == [
+        "居民身份证 540102199001011233 已于2026年7月1日在 YS-20260701-",
+        "居民身份证 540102199001011233 已于2026年7月2日在 YS-20260702-",
+        "警官证 397403 已于2026年7月1日在 YS-20260701-",
+        "警官证 397403 已于2026年7月3日在 YS-20260703-",
+    ]
+    assert all(text in queue_row(client.get("/editor/").get_data(as_text=True), ref) for text in found)
+
+
+def test_approving_asks_for_confirmation_and_a_post_without_it_changes_nothing(app, client, editor, make_notice):
+    today = expiry.board_today(expiry.utcnow())
+    ref = make_notice("loss_declaration", status="submitted", day=today).ref
+    login(client)
+    review_page = client.get(f"/editor/notices/{ref}").get_data(as_text=True)
+    assert re.search(rf'<form method="get" action="/editor/notices/{ref}/approve"', review_page)
+
+    for ask in (lambda: client.get(f"/editor/notices/{ref}/approve"),
+                lambda: client.post(f"/editor/notices/{ref}/approve"),
+                lambda: client.post(f"/editor/notices/{ref}/approve", data={"confirm": "yes"})):
+        response = ask()
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert "确认发布?" in page and "<script" not in page
+        assert f"公示期:<strong>{cn_date(today)}—{cn_date(today + timedelta(days=30))}</strong>" in page
+        assert '<input type="hidden" name="confirm" value="1">' in page
+        notice = load(app, ref)
+        assert notice.status == "submitted" and notice.published_at is None
+    with app.app_context():
+        assert [e.action for e in db.session.scalar(db.select(Notice).where(Notice.ref == ref)).events] == ["submit"]
+
+    assert client.post(f"/editor/notices/{ref}/approve", data={"confirm": "1"}).status_code == 302
+    assert load(app, ref).status == "published"
+    # Published now: no confirm page for it any more, and no second approval.
+    again = client.get(f"/editor/notices/{ref}/approve", follow_redirects=True).get_data(as_text=True)
+    assert "公告当前状态为“已发布”,不能发布" in again and "确认发布?" not in again
+
+
+def test_a_call_opening_later_is_confirmed_with_its_own_window(client, editor, make_notice):
+    today = expiry.board_today(expiry.utcnow())
+    start = today + timedelta(days=5)
+    ref = make_notice("supplier_call", status="submitted", day=start).ref
+    login(client)
+    page = client.get(f"/editor/notices/{ref}/approve").get_data(as_text=True)
+    assert f"征集期:<strong>{cn_date(start)}—{cn_date(start + timedelta(days=30))}</strong>" in page
+    assert "尚未开始" in page
+
+
+def test_revoking_asks_for_confirmation_and_a_post_without_it_changes_nothing(app, client, editor, make_notice):
+    ref = make_notice("loss_declaration").ref
+    login(client)
+    unconfirmed = client.post(f"/editor/notices/{ref}/revoke", data={"reason": "  重复刊登 "})
+    page = unconfirmed.get_data(as_text=True)
+    assert unconfirmed.status_code == 200
+    assert "确认撤销?" in page and ">重复刊登</textarea>" in page
+    assert '<input type="hidden" name="confirm" value="1">' in page
+    assert load(app, ref).status == "published"
+    assert client.get(f"/editor/notices/{ref}/revoke").status_code == 200
+
+    for reason in ("", " ", "长" * 1001):
+        refused = client.post(f"/editor/notices/{ref}/revoke", data={"reason": reason, "confirm": "1"})
+        assert refused.status_code == 422
+        text = refused.get_data(as_text=True)
+        assert "请填写理由" in text or "理由不能超过1000个字" in text
+        assert 'aria-invalid="true"' in text and "<title>错误:" in text
+        assert load(app, ref).status == "published"
+
+    done = client.post(f"/editor/notices/{ref}/revoke", data={"reason": "重复刊登", "confirm": "1"})
+    assert done.status_code == 302 and done.headers["Location"] == f"/editor/notices/{ref}"
+    assert load(app, ref).status == "revoked" and load(app, ref).reason == "重复刊登"
+    after = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert f"({ref}),理由已公开显示。" in text_of(flash_of(after))
+    # Revoked: nothing more to confirm, and a second revocation is refused.
+    again = client.post(f"/editor/notices/{ref}/revoke", data={"reason": "x", "confirm": "1"}, follow_redirects=True)
+    assert "公告当前状态为“已撤销”,不能撤销" in again.get_data(as_text=True)
+    with app.app_context():
+        notice = db.session.scalar(db.select(Notice).where(Notice.ref == ref))
+        assert [e.action for e in notice.events] == ["submit", "approve", "revoke"]
+
+
+def test_a_submission_cannot_be_revoked_nor_a_published_one_approved(app, client, editor, make_notice):
+    waiting = make_notice("loss_declaration", status="submitted").ref
+    published = make_notice("loss_declaration", index=1).ref
+    login(client)
+    response = client.get(f"/editor/notices/{waiting}/revoke")
+    assert response.status_code == 302 and response.headers["Location"] == f"/editor/notices/{waiting}"
+    assert "不能撤销" in client.get(response.headers["Location"]).get_data(as_text=True)
+    response = client.post(f"/editor/notices/{published}/approve", data={"confirm": "1"})
+    assert response.status_code == 302 and response.headers["Location"] == f"/editor/notices/{published}"
+    assert load(app, waiting).status == "submitted" and load(app, published).status == "published"
+    assert client.get("/editor/notices/YS-20240308-ZZZZZ/approve").status_code == 404
+    assert client.get("/editor/notices/YS-20240308-ZZZZZ/revoke").status_code == 404
+
+
+def flash_of(page):
+    """Return the success flash of a page as HTML."""
+    (message,) = re.findall(r'<p class="flash flash-success" role="status">(.*?)</p>', page, re.S)
+    return message
+
+
+def text_of(html):
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def test_each_decision_goes_on_to_the_next_in_the_queue_with_a_way_back(app, client, editor, make_notice):
+    today = expiry.board_today(expiry.utcnow())
+    first, second, third = (
+        make_notice("loss_declaration", index=i, status="submitted", day=today).ref for i in range(3)
+    )
+    for ref, hours in ((first, 3), (second, 2), (third, 1)):
+        submitted_before(app, ref, timedelta(hours=hours))
+    login(client)
+
+    # The editor starts in the middle: the next is the one after it in the queue's order.
+    response = client.post(f"/editor/notices/{second}/approve", data={"confirm": "1"})
+    assert response.headers["Location"] == f"/editor/notices/{third}"
+    message = flash_of(client.get(response.headers["Location"]).get_data(as_text=True))
+    title = kinds.get("loss_declaration").title(load(app, second).fields)
+    assert text_of(message).startswith(f"已发布「{title}」({second})。")
+    assert f'<a href="/editor/notices/{second}">返回查看</a>' in message
+    assert "还有 2 份待审核" in message
+
+    # At the end of the queue it goes round to what is still waiting before.
+    response = client.post(f"/editor/notices/{third}/reject", data={"reason": "材料不全"})
+    assert response.headers["Location"] == f"/editor/notices/{first}"
+    message = flash_of(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert f"({third}),理由会显示给提交人。" in text_of(message) and "还有 1 份待审核" in message
+
+    # The last one: back to the queue, which says it is empty, with the way back still there.
+    response = client.post(f"/editor/notices/{first}/approve", data={"confirm": "1"})
+    assert response.headers["Location"] == "/editor/"
+    page = client.get("/editor/").get_data(as_text=True)
+    assert f'<a href="/editor/notices/{first}">返回查看</a>' in flash_of(page)
+    assert "队列中已没有待审核的提交。" in flash_of(page)
+    assert "没有待审核的提交。" in page and "共 0 份待审核" in page
+    assert [load(app, ref).status for ref in (first, second, third)] == ["published", "published", "rejected"]
+
+
+def test_a_refused_decision_stays_on_the_notice(app, client, editor, make_notice):
+    ref = make_notice("loss_declaration", status="submitted").ref
+    make_notice("loss_declaration", index=1, status="submitted")
+    login(client)
+    response = client.post(f"/editor/notices/{ref}/reject", data={"reason": " "})
+    assert response.headers["Location"] == f"/editor/notices/{ref}"
+    assert "请填写理由" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert load(app, ref).status == "submitted"
+
+
+def test_working_through_one_type_stays_with_that_type(app, client, editor, make_notice):
+    today = expiry.board_today(expiry.utcnow())
+    loss = make_notice("loss_declaration", status="submitted", day=today).ref
+    make_notice("wage_clearance", status="submitted", day=today)
+    other_loss = make_notice("loss_declaration", index=1, status="submitted", day=today).ref
+    submitted_before(app, loss, timedelta(hours=2))
+    login(client)
+    queue_page = client.get("/editor/?type=loss_declaration").get_data(as_text=True)
+    assert f'href="/editor/notices/{loss}?type=loss_declaration"' in queue_page
+    review_page = client.get(f"/editor/notices/{loss}?type=loss_declaration").get_data(as_text=True)
+    assert '<input type="hidden" name="type" value="loss_declaration">' in review_page
+    confirm_page = client.get(f"/editor/notices/{loss}/approve?type=loss_declaration").get_data(as_text=True)
+    assert '<input type="hidden" name="type" value="loss_declaration">' in confirm_page
+
+    response = client.post(f"/editor/notices/{loss}/approve", data={"confirm": "1", "type": "loss_declaration"})
+    assert response.headers["Location"] == f"/editor/notices/{other_loss}?type=loss_declaration"
+    assert "下面是“遗失声明”中的下一份(还有 1 份待审核)。" in flash_of(
+        client.get(response.headers["Location"]).get_data(as_text=True))
+    response = client.post(f"/editor/notices/{other_loss}/approve", data={"confirm": "1", "type": "loss_declaration"})
+    # No loss declaration left; the wage notice still waits in the whole queue.
+    assert response.headers["Location"] == "/editor/?type=loss_declaration"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "“遗失声明”中已没有待审核的提交,全部队列还有 1 份。" in flash_of(page)
+    assert "没有待审核的遗失声明。" in page and "共 1 份待审核" in page
+    # A type nobody has is ignored: the whole queue.
+    response = client.post(f"/editor/notices/{loss}/reject", data={"reason": "x", "type": "tender"})
+    assert "tender" not in response.headers["Location"]
+
+
+def test_the_way_back_names_a_notice_in_its_own_words_and_escapes_them(app, client, editor, make_notice):
+    ref = make_notice("loss_declaration", status="submitted", declarant='<b>"卓玛"</b>&').ref
+    login(client)
+    response = client.post(f"/editor/notices/{ref}/approve", data={"confirm": "1"}, follow_redirects=True)
+    message = flash_of(response.get_data(as_text=True))
+    assert "<b>" not in message and "&lt;b&gt;" in message
 
 
 def test_admin_manages_editor_accounts(app, client):
@@ -329,3 +639,32 @@ def test_login_starts_a_new_session(csrf_app):
     replayed = csrf_app.test_client()
     replayed.set_cookie("session", captured)
     assert replayed.get("/editor/").status_code == 302
+
+
+def test_the_confirm_pages_carry_a_working_csrf_token(csrf_app):
+    """With CSRF on, as in production: the confirm step's own form publishes and revokes, and
+    its confirm field without the token does nothing."""
+    with csrf_app.app_context():
+        accounts.create_user("editor", EDITOR_PASSWORD, role="editor")
+        kind = kinds.get("loss_declaration")
+        notice, _ = services.submit(kind, services.flatten(seed_data("loss_declaration")), now=expiry.utcnow())
+        ref = notice.ref
+    client = csrf_app.test_client()
+    page = client.get("/editor/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    client.post("/editor/login", data={"csrf_token": token, "username": "editor", "password": EDITOR_PASSWORD})
+
+    assert client.post(f"/editor/notices/{ref}/approve", data={"confirm": "1"}).status_code == 400
+    assert load(csrf_app, ref).status == "submitted"
+    confirm = client.get(f"/editor/notices/{ref}/approve").get_data(as_text=True)
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', confirm))
+    assert set(fields) == {"csrf_token", "confirm"}
+    assert client.post(f"/editor/notices/{ref}/approve", data=fields).status_code == 302
+    assert load(csrf_app, ref).status == "published"
+
+    confirm = client.post(f"/editor/notices/{ref}/revoke", data={"csrf_token": fields["csrf_token"], "reason": "重复刊登"})
+    assert confirm.status_code == 200 and load(csrf_app, ref).status == "published"
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', confirm.get_data(as_text=True)))
+    response = client.post(f"/editor/notices/{ref}/revoke", data={**fields, "reason": "重复刊登"})
+    assert response.status_code == 302
+    assert load(csrf_app, ref).status == "revoked"

@@ -134,10 +134,12 @@ def submit_until_acknowledged(client, data, tally, tries=20):
 
 
 def decide(client, ref, action, **form):
-    """Approve or revoke ``ref`` from its review page; return the flash messages after."""
+    """Approve or revoke ``ref`` from its review page, confirmed at once (the ``confirm``
+    field the confirm page posts); return the flash messages after."""
     review = client.get(f"/editor/notices/{ref}")
     token = hidden_inputs(review.text).get("csrf_token")
-    response = client.post(f"/editor/notices/{ref}/{action}", form={"csrf_token": token, **form})
+    response = client.post(f"/editor/notices/{ref}/{action}",
+                           form={"csrf_token": token, "confirm": "1", **form})
     if response.status != 302:
         return [("error", f"{response!r}")]
     return flashes(client.follow(response).text)
@@ -222,7 +224,7 @@ def test_a_login_and_its_forms_work_on_either_server(nodes):
     on_b = Client(nodes.b.base_url)
     on_b.cookies.update(on_a.cookies)
     assert on_b.get("/editor/").status == 200
-    approved = on_b.post(f"/editor/notices/{ref}/approve", form={"csrf_token": token})
+    approved = on_b.post(f"/editor/notices/{ref}/approve", form={"csrf_token": token, "confirm": "1"})
     assert approved.status == 302, approved.text
     status = nodes.query("SELECT status FROM notice WHERE ref = :ref", ref=ref)[0][0]
 

@@ -101,14 +101,14 @@ def test_an_approval_and_a_revocation_through_one_worker_reach_the_next_page_of_
 
     editor_client = app.test_client()
     login(editor_client)
-    assert editor_client.post(f"/editor/notices/{ref}/approve").status_code == 302
+    assert editor_client.post(f"/editor/notices/{ref}/approve", data={"confirm": "1"}).status_code == 302
     for reader in reversed(readers):
         for url in ACTIVE:
             assert ref in text(reader.get(url)), url
         for url in ARCHIVED:
             assert ref not in text(reader.get(url)), url
 
-    response = editor_client.post(f"/editor/notices/{ref}/revoke", data={"reason": "提交人申请撤销"})
+    response = editor_client.post(f"/editor/notices/{ref}/revoke", data={"reason": "提交人申请撤销", "confirm": "1"})
     assert response.status_code == 302
     for reader in reversed(readers):
         for url in ACTIVE:
