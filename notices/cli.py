@@ -15,6 +15,7 @@ from notices import backup
 from notices import board
 from notices import expiry
 from notices import imports
+from notices import mail
 from notices import search
 from notices import seeds
 from notices import services
@@ -83,6 +84,30 @@ def index_outbox_command(watch, interval):
             click.echo(f"Indexed {count} waiting changes.")
             return
         db.session.remove()
+        time.sleep(interval)
+
+
+@click.command("send-mail")
+@click.option("--watch", is_flag=True, help="Keep sending every few seconds until stopped.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between passes with --watch.")
+@with_appcontext
+def send_mail_command(watch, interval):
+    """Send the mail waiting in the outbox (run with --watch as the board's mail worker)."""
+    config = current_app.config
+    if mail.printing(config):
+        click.echo(
+            "FLASK_MAIL_SERVER is not set: each mail is printed here and counted as sent.",
+            err=True,
+        )
+    while True:
+        done = mail.send_due()
+        if not watch or done:
+            click.echo(
+                f"Sent {done.sent} mails; {done.retried} to try again later, "
+                f"{done.failed} given up."
+            )
+        if not watch:
+            return
         time.sleep(interval)
 
 
@@ -278,7 +303,7 @@ def init_app(app):
     """Register the board's commands with the app's CLI."""
     for command in (
         init_db_command, seed_demo_command, serve_demo_command, create_user_command, expire_command,
-        reindex_command, check_index_command, index_outbox_command, import_notices_command,
-        backup_command, restore_command,
+        reindex_command, check_index_command, index_outbox_command, send_mail_command,
+        import_notices_command, backup_command, restore_command,
     ):
         app.cli.add_command(command)
