@@ -2,6 +2,7 @@
 import json
 import secrets
 import sys
+import threading
 import time
 
 import click
@@ -111,6 +112,22 @@ def send_mail_command(watch, interval):
         time.sleep(interval)
 
 
+def _mail_in_background(app, interval=1.0):
+    """Send (or print) the outbox's mail from a thread of this process, as `send-mail
+    --watch` would: the demo's one process shows a newcomer the mail it causes."""
+
+    def run():
+        while True:
+            with app.app_context():
+                try:
+                    mail.send_due()
+                except Exception:
+                    current_app.logger.exception("sending mail failed; trying again")
+            time.sleep(interval)
+
+    threading.Thread(target=run, name="send-mail", daemon=True).start()
+
+
 @click.command("seed-demo")
 @with_appcontext
 @click.option(
@@ -148,16 +165,24 @@ def serve_demo_command(as_printed, port):
         f"    name      {DEMO_EDITOR}",
         f"    password  {password}",
         f"Submit a notice at {base}/submit",
+        _demo_mail_line(current_app.config),
         "Ctrl-C stops it.",
     ]
     rule = "=" * max(len(line) for line in lines)
     click.echo("\n".join(["", rule, *lines, rule, ""]))
+    _mail_in_background(current_app._get_current_object())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         click.echo("Stopped.")
     finally:
         server.server_close()
+
+
+def _demo_mail_line(config):
+    if mail.printing(config):
+        return "Mail to submitters is printed here (FLASK_MAIL_SERVER is not set)."
+    return f"Mail to submitters goes out through {config['MAIL_SERVER']}:{config['MAIL_PORT']}."
 
 
 def _seed_demo(as_printed):

@@ -4,14 +4,18 @@ Mail rows are written by the services in the event's transaction and sent by the
 (mail.send_due, `flask send-mail`), which these tests run as the board does: in this process,
 in threads racing each other, and as a separate `flask send-mail --watch` killed with -9.
 """
+import json
 import os
+import queue
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from datetime import date
 from datetime import timedelta
 
@@ -451,3 +455,50 @@ def test_a_backup_holds_the_mail_log_but_no_waiting_mail(app, smtp_server, tmp_p
         backup.restore(made.path)
     assert waiting(app) == []
     assert [entry.kind for entry in logged(app)] == ["receipt"]
+
+
+# --- The demo -------------------------------------------------------------------------------
+
+
+def test_the_demo_prints_the_mail_a_submission_causes(app):
+    """`make demo` (serve-demo, no FLASK_MAIL_SERVER): a newcomer who submits with an address
+    sees the receipt, tracking address and all, in the terminal."""
+    port = smtp.free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "FLASK_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "FLASK_SEARCH_INDEX_DIR": app.config["SEARCH_INDEX_DIR"],
+        "FLASK_SECRET_KEY": "test",
+        "FLASK_PUBLIC_URL": base,
+    }
+    env.pop("FLASK_MAIL_SERVER", None)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "serve-demo", "--port", str(port)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in demo.stdout], daemon=True).start()
+
+    def read_until(wanted, seconds=60):
+        deadline, seen = time.monotonic() + seconds, []
+        while not any(wanted in line for line in seen):
+            seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+        return "".join(seen)
+
+    try:
+        assert "Mail to submitters is printed here" in read_until("Ctrl-C stops it.")
+        body = dict(seed_data("loss_declaration"), type="loss_declaration", submitter_email=ADDRESS)
+        request = urllib.request.Request(
+            f"{base}/api/v1/submissions", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            tracking_url = json.load(answer)["tracking_url"]
+        printed = read_until(tracking_url)
+        assert f"To: {ADDRESS}" in printed and "Subject: 【西藏公告栏】已收到您的遗失声明" in printed
+    finally:
+        demo.terminate()
+        demo.wait(10)
+        demo.stdout.close()
