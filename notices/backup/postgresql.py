@@ -21,6 +21,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -219,6 +220,9 @@ def _read(path):
         if process.returncode:
             errors.seek(0)
             message = _message(errors.read())
+            if process.returncode < 0:
+                # Garbage in the table of contents can crash pg_restore before it says a word.
+                message = f"pg_restore crashed reading it ({signal.Signals(-process.returncode).name})"
             if "valid archive" in message or "too short" in message:
                 raise BackupError(f"{path} is not a PostgreSQL backup made by pg_dump -Fc.")
             raise BackupError(f"{path} is damaged or unreadable: {message}")
