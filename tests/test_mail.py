@@ -293,6 +293,15 @@ def test_settings_from_the_environment(tmp_path, monkeypatch):
         create_app(config(tmp_path, tmp_path / "t.db"))
 
 
+def test_an_address_that_is_not_ascii_goes_out_with_smtputf8(app, smtp_server):
+    with app.app_context():
+        outbox.queue("test", "扎西@例子.中国", "主题", "正文\n", now=expiry.utcnow())
+        db.session.commit()
+    assert send(app).sent == 1
+    [received] = smtp_server.messages
+    assert received.rcpt_tos == ["扎西@例子.中国"] and received["To"] == "扎西@例子.中国"
+
+
 # --- Failures, retries and giving up --------------------------------------------------------
 
 
@@ -502,3 +511,4 @@ def test_the_demo_prints_the_mail_a_submission_causes(app):
         demo.terminate()
         demo.wait(10)
         demo.stdout.close()
+
