@@ -11,6 +11,7 @@ from notices import editor
 from notices import errors
 from notices import feeds
 from notices import logs
+from notices import mail
 from notices import pages
 from notices import public
 from notices import search
@@ -102,6 +103,31 @@ def create_app(test_config=None, instance_path=None):
         # Request bodies above this are refused with 413 before anything reads them; the
         # longest submission the forms accept is a small fraction of it.
         MAX_CONTENT_LENGTH=256 * 1024,
+        # The SMTP server `flask send-mail` sends through. Unset, the worker prints each mail
+        # to its standard output instead and counts it sent: what `make demo` shows.
+        MAIL_SERVER=None,
+        # Unset: 465 with MAIL_USE_SSL, 587 with MAIL_USE_TLS, else 25.
+        MAIL_PORT=None,
+        # STARTTLS after connecting (port 587), or TLS from the first byte (465); not both.
+        MAIL_USE_TLS=False,
+        MAIL_USE_SSL=False,
+        # The login on the server, if it asks for one.
+        MAIL_USERNAME=None,
+        MAIL_PASSWORD=None,
+        # From: of every mail, e.g. "西藏公告栏 <notices@example.cn>". Unset: noreply at
+        # PUBLIC_URL's host.
+        MAIL_SENDER=None,
+        # Seconds one SMTP command may wait for the server's answer.
+        MAIL_TIMEOUT=30,
+        # How long a worker holds a mail it claimed: far longer than sending one takes. A
+        # killed worker's mail is sent by another once this has passed.
+        MAIL_LEASE_SECONDS=600,
+        # Tries of one mail before it is given up: the first, then retries after 1, 2, 4 …
+        # minutes (MAIL_RETRY_SECONDS doubled each time, at most MAIL_RETRY_MAX_SECONDS),
+        # about 17 hours of a server refusing or unreachable in all.
+        MAIL_MAX_ATTEMPTS=12,
+        MAIL_RETRY_SECONDS=60,
+        MAIL_RETRY_MAX_SECONDS=4 * 3600,
     )
     app.config.from_prefixed_env()
     if test_config is not None:
@@ -122,6 +148,7 @@ def create_app(test_config=None, instance_path=None):
     logs.init_app(app)
     errors.init_app(app)
     search.init_app(app)
+    mail.init_app(app)
     cli.init_app(app)
 
     app.register_blueprint(public.bp)

@@ -2,6 +2,7 @@
 import json
 import secrets
 import sys
+import threading
 import time
 
 import click
@@ -15,6 +16,7 @@ from notices import backup
 from notices import board
 from notices import expiry
 from notices import imports
+from notices import mail
 from notices import search
 from notices import seeds
 from notices import services
@@ -86,6 +88,46 @@ def index_outbox_command(watch, interval):
         time.sleep(interval)
 
 
+@click.command("send-mail")
+@click.option("--watch", is_flag=True, help="Keep sending every few seconds until stopped.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between passes with --watch.")
+@with_appcontext
+def send_mail_command(watch, interval):
+    """Send the mail waiting in the outbox (run with --watch as the board's mail worker)."""
+    config = current_app.config
+    if mail.printing(config):
+        click.echo(
+            "FLASK_MAIL_SERVER is not set: each mail is printed here and counted as sent.",
+            err=True,
+        )
+    while True:
+        done = mail.send_due()
+        if not watch or done:
+            click.echo(
+                f"Sent {done.sent} mails; {done.retried} to try again later, "
+                f"{done.failed} given up."
+            )
+        if not watch:
+            return
+        time.sleep(interval)
+
+
+def _mail_in_background(app, interval=1.0):
+    """Send (or print) the outbox's mail from a thread of this process, as `send-mail
+    --watch` would: the demo's one process shows a newcomer the mail it causes."""
+
+    def run():
+        while True:
+            with app.app_context():
+                try:
+                    mail.send_due()
+                except Exception:
+                    current_app.logger.exception("sending mail failed; trying again")
+            time.sleep(interval)
+
+    threading.Thread(target=run, name="send-mail", daemon=True).start()
+
+
 @click.command("seed-demo")
 @with_appcontext
 @click.option(
@@ -123,16 +165,24 @@ def serve_demo_command(as_printed, port):
         f"    name      {DEMO_EDITOR}",
         f"    password  {password}",
         f"Submit a notice at {base}/submit",
+        _demo_mail_line(current_app.config),
         "Ctrl-C stops it.",
     ]
     rule = "=" * max(len(line) for line in lines)
     click.echo("\n".join(["", rule, *lines, rule, ""]))
+    _mail_in_background(current_app._get_current_object())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         click.echo("Stopped.")
     finally:
         server.server_close()
+
+
+def _demo_mail_line(config):
+    if mail.printing(config):
+        return "Mail to submitters is printed here (FLASK_MAIL_SERVER is not set)."
+    return f"Mail to submitters goes out through {config['MAIL_SERVER']}:{config['MAIL_PORT']}."
 
 
 def _seed_demo(as_printed):
@@ -278,7 +328,7 @@ def init_app(app):
     """Register the board's commands with the app's CLI."""
     for command in (
         init_db_command, seed_demo_command, serve_demo_command, create_user_command, expire_command,
-        reindex_command, check_index_command, index_outbox_command, import_notices_command,
-        backup_command, restore_command,
+        reindex_command, check_index_command, index_outbox_command, send_mail_command,
+        import_notices_command, backup_command, restore_command,
     ):
         app.cli.add_command(command)

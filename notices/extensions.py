@@ -86,13 +86,22 @@ def _begin(connection):
     Page views (GET) only read and take no lock, so readers never queue behind writers; a
     connection can also say so itself with the ``board_reading`` execution option (a rebuild
     of the search index reads for minutes and must not hold the write lock meanwhile).
+
+    The mail worker's transactions say ``board_row_locks``: each changes one mail outbox row
+    it has locked itself (``FOR UPDATE SKIP LOCKED``, see notices/mail/outbox.py), and what a
+    service reads of the outbox it reads in one statement, so on PostgreSQL they take no turn
+    in the write lock: workers on every server claim and record without holding up a
+    submission. On SQLite they begin IMMEDIATE like any writer, the file's one at a time.
     """
-    reading = connection.get_execution_options().get("board_reading")
+    options = connection.get_execution_options()
+    reading = options.get("board_reading")
     if reading is None:
         reading = has_request_context() and request.method in READING_METHODS
     if _is_sqlite(connection.connection.dbapi_connection):
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
-    elif connection.dialect.name == "postgresql" and not reading:
+    elif connection.dialect.name == "postgresql" and not reading and not options.get(
+        "board_row_locks"
+    ):
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{WRITE_LOCK_TIMEOUT}'")
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 

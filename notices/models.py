@@ -1,4 +1,5 @@
-"""Tables of the board: notices, their declared documents, editors and the audit trail."""
+"""Tables of the board: notices, their declared documents, editors, the audit trail and
+the outboxes of the search index and of mail."""
 from datetime import date
 from datetime import datetime
 from datetime import timezone
@@ -275,3 +276,77 @@ class AuditEntry(db.Model):
 
     def __repr__(self):
         return f"<AuditEntry {self.action} by {self.actor}>"
+
+
+class MailOutbox(db.Model):
+    """A mail waiting to be sent, written in the transaction of the event it tells of.
+
+    The mail worker (notices/mail/worker.py) claims a row for a lease, sends it with no
+    transaction open, then records it in :class:`MailLog` and deletes it in one transaction:
+    a killed worker leaves its row to be claimed again once the lease ends. A row may hold
+    a secret (a receipt carries the tracking address), so it lives only until it is sent.
+    """
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (
+        Index("ix_mail_outbox_next_attempt_at", "next_attempt_at"),
+        # Ids are never reused (SQLite's AUTOINCREMENT): a worker whose lease ran out deletes
+        # the row it sent by id, and a reused id would delete a newer mail.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What the mail is: receipt, approve, reject, revoke, withdraw (to submitters), and what
+    # later features add; the log keeps it after the row is gone.
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    # Plain text, sent as UTF-8.
+    body: Mapped[str] = mapped_column(Text)
+    # Further headers by name, e.g. List-Unsubscribe and List-Unsubscribe-Post.
+    headers: Mapped[dict | None] = mapped_column(JSON)
+    # One mail per key, ever: a second one queued under it (outbox or log) is dropped.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # Fixed when queued, with Date (created_at), so every try sends the same message.
+    message_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Not to be tried before then: when queued, later after each temporary failure.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Tries so far, counted when claimed (a worker killed mid-send has used one).
+    attempts: Mapped[int] = mapped_column(default=0)
+    # The worker that holds the row, until when; an expired claim is anyone's.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last temporary failure, for an operator looking at a mail that waits.
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self):
+        return f"<MailOutbox {self.id} {self.kind}>"
+
+
+class MailLog(db.Model):
+    """A mail that left the outbox: sent, or given up on. Neither body nor address is kept.
+
+    The recipient is a keyed hash (mail.recipient_hash), so the log tells whether a given
+    address was written to without listing the addresses it holds.
+    """
+
+    __tablename__ = "mail_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The row's id in the outbox, to follow one mail through the worker's log lines.
+    outbox_id: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient_hash: Mapped[str] = mapped_column(String(64), index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    message_id: Mapped[str] = mapped_column(String(255))
+    # "sent", or "failed": refused for good, or still failing after the last attempt.
+    outcome: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int]
+    # Why it failed: the server's last answer, the address taken out.
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self):
+        return f"<MailLog {self.outbox_id} {self.kind} {self.outcome}>"

@@ -1,7 +1,8 @@
 """The only code that changes a notice: submit, approve, reject, withdraw, revoke, expire.
 
-Each function checks the transition, writes the notice and its audit entry in one
-transaction, and raises :class:`NoticeError` when it refuses; nothing is written then.
+Each function checks the transition, writes the notice, its audit entry and the mail to its
+submitter (notices/mail) in one transaction, and raises :class:`NoticeError` when it
+refuses; nothing is written then.
 Callers read the clock once and pass ``now`` (aware), so every rule is testable at any instant.
 """
 import base64
@@ -20,6 +21,7 @@ from notices import expiry
 from notices import kinds
 from notices import search
 from notices.extensions import db
+from notices.mail import submitters
 from notices.models import AuditEntry
 from notices.models import LossItem
 from notices.models import Notice
@@ -215,19 +217,23 @@ def submit(kind, formdata, *, now, key=None):
         LossItem(position=i, **item) for i, item in enumerate(kind.items_from_form(form))
     ]
     notice.events.append(AuditEntry(action="submit", actor="提交人", created_at=now))
-    if not _insert_with_ref(notice, kind, now):
+    if not _insert_with_ref(notice, kind, now, token):
         # The same key was confirmed at the same moment by another request: it won.
         return _existing(token), token
     return notice, token
 
 
-def _insert_with_ref(notice, kind, now):
-    """Store ``notice`` under a fresh reference; return False if its token is already taken."""
+def _insert_with_ref(notice, kind, now, token):
+    """Store ``notice`` under a fresh reference, with the submitter's receipt mail if they
+    gave an address; return False if its token is already taken."""
     # The unique index settles the rare collision, and we draw again.
     for _ in range(5):
         notice.ref = draw_ref(kind, expiry.board_today(now))
         db.session.add(notice)
         try:
+            if notice.submitter_email:
+                # Now or never: the token is not stored, and the receipt carries it.
+                submitters.receipt(notice, token, now)
             db.session.commit()
             return True
         except IntegrityError:
@@ -278,6 +284,10 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
         # In this transaction: an outbox row for Whoosh, the search row itself on PostgreSQL.
         search.record(notice, now)
         board.touch_generation()
+    if notice.submitter_email:
+        # The UPDATE went around the session: the mail tells of the notice as it now is.
+        db.session.refresh(notice)
+        submitters.ON_TRANSITION[action](notice, now)
     db.session.add(
         AuditEntry(
             notice_id=notice.id,

@@ -14,6 +14,7 @@ from time import monotonic
 import flask_migrate
 import postgres
 import pytest
+import smtp
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
@@ -308,3 +309,14 @@ def page(browser):
     context.set_default_timeout(10_000)
     yield context.new_page()
     context.close()
+
+
+# --- Mail: a real SMTP server on loopback ---------------------------------------------------
+
+
+@pytest.fixture
+def smtp_server(app):
+    """An SMTP server (aiosmtpd) on a free loopback port, and the app set to send through it."""
+    with smtp.Server() as server:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
+        yield server
