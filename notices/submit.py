@@ -242,9 +242,6 @@ def track(token):
         status_line=kind.status_line(notice, today) if notice.is_public else None,
         address=address,
         qr=qr,
-        # Nothing is mailed yet (sending mail is an issue of its own): the page says so to a
-        # submitter who gave an address, rather than promise a mail.
-        mailed=False,
         resubmittable=notice.status in RESUBMITTABLE,
     )
     return response, 200, PRIVATE
