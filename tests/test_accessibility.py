@@ -125,6 +125,17 @@ def test_every_page_passes_axe(app, browser, server, device):
             rows = page.locator("table.queue tbody tr", has_text=kinds.get(code).ref_prefix + "-")
             rows.first.get_by_role("link").first.click()
             check(page, f"review {code}", found)
+        # The last one reviewed is approved through its confirm page; the next one opens.
+        press(page, "通过并发布")
+        check(page, "approve, confirm", found)
+        press(page, "确认发布")
+        check(page, "after a decision", found)
+        # A published notice's review page, and its revocation's confirm page.
+        visit(page, f"{server}/editor/notices/{published['wage_clearance']}", "review, published",
+              found)
+        page.get_by_label("撤销理由(将公开显示)").fill("重复刊登")
+        press(page, "撤销公告")
+        check(page, "revoke, confirm", found)
         visit(page, server + "/editor/users", "accounts", found)
 
         # The clerk again: the receipt's address later, and after a rejection.
