@@ -60,6 +60,10 @@ def searched():
     form = SearchForm(formdata=request.args)
     if not (form.q.data or form.issuer.data):
         abort(400, description="订阅搜索需要关键词或发布单位")
+    if search.numbers_in(form.q.data):
+        # A document number in a feed's address would sit in every feed reader's list and
+        # proxy log, and a feed would look numbers up past the lookups' limits.
+        abort(400, description="不能订阅按证件号码的搜索:要在某个证件被声明作废时得到通知,请用证件挂失查询")
     if not form.validate():
         abort(400, description="搜索条件有误:" + "；".join(
             f"{form[name].label.text}{messages[0]}" for name, messages in form.errors.items()

@@ -180,7 +180,9 @@ def search_page():
     # counting it first: a count reads the archive, which is what the default scope spares.
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
-        pages=last, words=search.split_query(form.q.data)[1], feeds=[("这次搜索", _feed_url(form))],
+        pages=last, words=search.split_query(form.q.data)[1],
+        # A search by document number has no feed (feeds.searched refuses it).
+        feeds=[] if search.numbers_in(form.q.data) else [("这次搜索", _feed_url(form))],
     )
 
 

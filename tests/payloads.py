@@ -91,8 +91,25 @@ FOREIGN_TAGS = {
     "image", "body", "html", "head", "meta", "link", "title",
 }
 # Tags the templates do use once each, in the page head.
-TEMPLATE_HEAD_TAGS = {"html": 1, "head": 1, "body": 1, "meta": 2, "link": 2, "title": 1}
+TEMPLATE_HEAD_TAGS = {"html": 1, "head": 1, "body": 1, "meta": 2, "title": 1}
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "srcdoc", "xlink:href"}
+
+
+def _the_boards_own(tag, attrs):
+    """True for the elements of FOREIGN_TAGS the templates themselves write: their scripts
+    (files under /static/, never inline), their links in the head (the stylesheet, the icon,
+    feeds), the QR code of a page's address drawn as SVG or as an SVG image."""
+    if tag == "script":
+        return attrs.get("src", "").startswith("/static/")
+    if tag == "link":
+        return attrs.get("rel") in ("icon", "stylesheet", "alternate") and \
+            attrs.get("href", "").startswith("/")
+    if tag == "img":
+        return attrs.get("alt") == "本页地址的二维码" and \
+            attrs.get("src", "").startswith("data:image/svg+xml")
+    if tag == "svg":
+        return attrs.get("class") == "qr-code"
+    return False
 
 
 class _MarkupScanner(html.parser.HTMLParser):
@@ -100,9 +117,15 @@ class _MarkupScanner(html.parser.HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tags = {}
         self.findings = []
+        # Inside one of the templates' own SVG drawings, whose <title> is theirs too.
+        self.own_svg = 0
 
     def handle_starttag(self, tag, attrs):
-        self.tags[tag] = self.tags.get(tag, 0) + 1
+        named = {(name or "").lower(): value or "" for name, value in attrs}
+        if self.own_svg or _the_boards_own(tag, named):
+            self.own_svg += tag == "svg"
+        else:
+            self.tags[tag] = self.tags.get(tag, 0) + 1
         for name, value in attrs:
             name = (name or "").lower()
             if name.startswith("on"):
@@ -111,7 +134,13 @@ class _MarkupScanner(html.parser.HTMLParser):
             if name in URL_ATTRIBUTES and value.startswith(("javascript:", "vbscript:", "data:text")):
                 self.findings.append(f"<{tag} {name}={value[:40]}> script URL")
 
-    handle_startendtag = handle_starttag
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        self.own_svg -= bool(self.own_svg) and tag == "svg"
+
+    def handle_endtag(self, tag):
+        if self.own_svg and tag == "svg":
+            self.own_svg -= 1
 
 
 def injected_markup(page):

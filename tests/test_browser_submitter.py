@@ -112,7 +112,7 @@ def test_the_receipt_shows_the_tracking_address_and_copies_it(browser, server, d
 
     expect(page.locator(".tracking")).to_contain_text("这个地址是回到这份提交的唯一途径")
     expect(page.locator("#tracking-url")).to_have_text(url)
-    expect(page.locator(".tracking")).to_contain_text("不会寄到您填写的邮箱 cgb@lscjt.cn")
+    expect(page.locator(".tracking")).to_contain_text("这个地址也会以邮件发到您填写的邮箱 cgb@lscjt.cn")
     qr = page.get_by_role("img", name="本页地址的二维码")
     expect(qr).to_be_visible()
     assert qr.evaluate("img => img.complete && img.naturalWidth > 0")

@@ -160,3 +160,16 @@ def test_a_notice_page_links_its_type_and_its_issuers_feed(client, make_notice, 
     loss = make_notice("loss_declaration", day=today)
     head, _ = feeds_linked(client.get(f"/notices/{loss.ref}").get_data(as_text=True))
     assert [title for title, _ in head] == ["遗失声明"]
+
+
+def test_a_search_by_document_number_has_no_feed(client, make_notice, today):
+    """A number in a feed's address would be kept by every reader and proxy, and polled past
+    the lookups' limits: the search page offers no feed and the feed refuses it."""
+    make_notice("loss_declaration", day=today, items=[
+        {"owner_name": "", "document_type": "id_card", "document_number": ID_NUMBER},
+    ])
+    head, shown = feeds_linked(client.get(f"/search?q={ID_NUMBER}").get_data(as_text=True))
+    assert head == [] and shown == []
+    refused = client.get(f"/feeds/search.atom?q={ID_NUMBER}")
+    assert refused.status_code == 400
+    assert "证件挂失查询" in refused.get_data(as_text=True)
