@@ -159,8 +159,8 @@ def test_switching_to_immediate_on_the_manage_page(app, client, smtp_server, mak
     assert "每次有新公告时" in client.get(answer.headers["Location"]).text
     send(app)
     # What waited for the digest goes out at the switch.
-    [digest] = alerts_to(smtp_server)
-    assert notice.ref in digest.text
+    [waited] = alerts_to(smtp_server)
+    assert notice.ref in waited.text
     later = make_notice("expert_call", day=DAY + timedelta(days=1))
     send(app)
     assert later.ref in alerts_to(smtp_server)[-1].text
@@ -200,6 +200,15 @@ def test_forms_say_what_is_wrong_in_chinese(client):
     assert client.post("/alerts/new", data={"email": ADDRESS, "frequency": "daily"}).status_code == 404
     answer = client.post("/alerts/watch", data={"number": "", "email": ADDRESS})
     assert answer.status_code == 422 and "请填写证件号码" in answer.text
+
+
+def test_a_search_for_a_number_is_followed_as_a_watch(app, client):
+    answer = client.post("/alerts/new", data={"q": "T540059774", "email": ADDRESS, "frequency": "daily"})
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/alerts/watch?number=T540059774"
+    assert subscription_count(app) == 0
+    with app.app_context(), pytest.raises(subscriptions.AlertError):
+        subscriptions.subscribe(ADDRESS, now=expiry.utcnow(), q="声明 t540 059774")
 
 
 def test_bad_and_forged_links_find_nothing(app, client):

@@ -49,6 +49,7 @@ from notices.models import AlertMatch
 from notices.models import AlertSubscription
 from notices.models import Notice
 from notices.search.analysis import matches
+from notices.search.analysis import numbers_in
 from notices.urls import public_url
 
 FREQUENCIES = {"immediate": "每次有新公告时", "daily": "每日汇总"}
@@ -168,6 +169,9 @@ def subscribe(email, *, now, q=None, notice_kind=None, issuer=None, number=None,
     issuer = wording.visible((issuer or "").strip())[:100] or None
     if notice_kind and kinds.get(notice_kind) is None:
         raise AlertError("没有这种公告类型")
+    if q and numbers_in(q):
+        # A number is kept only as a watch's keyed hash, never as the words of a search.
+        raise AlertError("关注证件号码请用号码提醒(证件挂失查询页)")
     subscription = AlertSubscription(
         email=email.strip(), email_hash=recipient_hash(email), frequency=frequency,
         nonce=secrets.token_hex(8), created_at=now,
@@ -213,8 +217,11 @@ def set_frequency(subscription, frequency, *, now):
         raise AlertError("证件号码提醒在声明发布时立即发送")
     if subscription.frequency != frequency:
         if frequency == "immediate":
-            # What waited for today's digest goes out with it now, not never.
-            _digest(subscription, now, upto=None)
+            # What waited for a digest goes out now, each as the alert it would have been.
+            today = expiry.board_today(now)
+            for match in list(subscription.matches):
+                _alert(subscription, match.notice, board.show(match.notice, today), now)
+                db.session.delete(match)
         subscription.frequency = frequency
         db.session.commit()
         current_app.logger.info("alert %s now %s", subscription.id, frequency)
@@ -355,11 +362,11 @@ def _alert(subscription, notice, shown, now):
 
 
 def _digest(subscription, now, upto):
-    """Queue one digest per board day of ``subscription``'s waiting matches before ``upto``
-    (all of them if None), and delete those matches; return how many digests."""
-    query = select(AlertMatch).where(AlertMatch.subscription_id == subscription.id)
-    if upto is not None:
-        query = query.where(AlertMatch.day < upto)
+    """Queue one digest per board day before ``upto`` of ``subscription``'s waiting matches,
+    and delete those matches; return how many digests."""
+    query = select(AlertMatch).where(
+        AlertMatch.subscription_id == subscription.id, AlertMatch.day < upto
+    )
     waiting = db.session.scalars(query.order_by(AlertMatch.day, AlertMatch.id)).all()
     days = {}
     for match in waiting:

@@ -22,6 +22,7 @@ from wtforms.validators import InputRequired
 from notices import expiry
 from notices import forms
 from notices import kinds
+from notices import search
 from notices.alerts import subscriptions
 from notices.alerts.subscriptions import FREQUENCIES
 from notices.alerts.subscriptions import AlertError
@@ -120,6 +121,9 @@ def new():
     form = AlertForm(formdata=request.form if request.method == "POST" else request.args)
     if request.method == "GET":
         form.email.errors = form.frequency.errors = []
+    if numbers := search.numbers_in(form.q.data or ""):
+        # A search for a document number is followed as a watch: its hash alone is kept.
+        return redirect(url_for("alerts.watch", number=numbers[0]), 303)
     following = _following(form)
     if following is None:
         abort(404, description="请先搜索,或打开一种公告类型的页面,再订阅它的邮件提醒。")
