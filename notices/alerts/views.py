@@ -121,9 +121,10 @@ def new():
     form = AlertForm(formdata=request.form if request.method == "POST" else request.args)
     if request.method == "GET":
         form.email.errors = form.frequency.errors = []
-    if numbers := search.numbers_in(form.q.data or ""):
+    if search.numbers_in(form.q.data or ""):
         # A search for a document number is followed as a watch: its hash alone is kept.
-        return redirect(url_for("alerts.watch", number=numbers[0]), 303)
+        # The number is not put in the address (pages never echo a full number).
+        return redirect(url_for("alerts.watch"), 303)
     following = _following(form)
     if following is None:
         abort(404, description="请先搜索,或打开一种公告类型的页面,再订阅它的邮件提醒。")
@@ -147,8 +148,6 @@ def new():
 def watch():
     """Watch a document number: a mail when a loss declaration with it is published."""
     form = WatchForm(formdata=request.form if request.method == "POST" else None)
-    if request.method == "GET":
-        form.number.data = request.args.get("number", "")[:60]
     if request.method == "POST" and form.validate():
         try:
             subscription = subscriptions.subscribe(
