@@ -181,6 +181,8 @@ def search_page():
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
         pages=last, words=search.split_query(form.q.data)[1], feeds=[("这次搜索", _feed_url(form))],
+        # A search for a document number is followed as a watch, which keeps only its hash.
+        watch=bool(search.numbers_in(form.q.data)),
     )
 
 
