@@ -5,6 +5,7 @@ import secrets
 from flask import Flask
 from sqlalchemy.engine import make_url
 
+from notices import alerts
 from notices import api
 from notices import cli
 from notices import editor
@@ -89,6 +90,12 @@ def create_app(test_config=None, instance_path=None):
         PREVIEW_RATE_LIMIT="60 per hour",
         # Login attempts one address may make.
         LOGIN_RATE_LIMIT="10 per minute;50 per day",
+        # Alert subscriptions (notices/alerts): the requests one client address may make, the
+        # confirmation mails one e-mail address may be sent (counted by a keyed hash of it),
+        # and the days a confirmation link lasts before an unconfirmed subscription is deleted.
+        ALERT_SUBSCRIBE_RATE_LIMIT="10 per hour;30 per day",
+        ALERT_CONFIRM_ADDRESS_LIMIT="1 per day",
+        ALERT_CONFIRM_DAYS=3,
         # Session cookies are never readable from scripts, never sent cross-site and never
         # sent over plain HTTP (browsers make an exception for 127.0.0.1 and localhost).
         SESSION_COOKIE_HTTPONLY=True,
@@ -149,6 +156,7 @@ def create_app(test_config=None, instance_path=None):
     errors.init_app(app)
     search.init_app(app)
     mail.init_app(app)
+    alerts.init_app(app)
     cli.init_app(app)
 
     app.register_blueprint(public.bp)
@@ -156,6 +164,7 @@ def create_app(test_config=None, instance_path=None):
     app.register_blueprint(editor.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(alerts.bp)
     # The API authenticates nothing by cookie, so a cross-site form cannot act through it.
     csrf.exempt(api.bp)
     return app

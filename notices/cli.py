@@ -20,6 +20,7 @@ from notices import mail
 from notices import search
 from notices import seeds
 from notices import services
+from notices.alerts import subscriptions as alerts
 from notices.extensions import db
 from notices.extensions import reading
 
@@ -101,6 +102,8 @@ def send_mail_command(watch, interval):
             err=True,
         )
     while True:
+        # Unconfirmed subscriptions expire, and yesterday's digests join the outbox.
+        alerts.housekeeping(expiry.utcnow())
         done = mail.send_due()
         if not watch or done:
             click.echo(
@@ -120,6 +123,7 @@ def _mail_in_background(app, interval=1.0):
         while True:
             with app.app_context():
                 try:
+                    alerts.housekeeping(expiry.utcnow())
                     mail.send_due()
                 except Exception:
                     current_app.logger.exception("sending mail failed; trying again")

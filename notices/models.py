@@ -350,3 +350,64 @@ class MailLog(db.Model):
 
     def __repr__(self):
         return f"<MailLog {self.outbox_id} {self.kind} {self.outcome}>"
+
+
+class AlertSubscription(db.Model):
+    """An e-mail address that asked to be told of new notices (notices/alerts.py).
+
+    Three kinds: a search (``q``, ``notice_kind``, ``issuer``, as /search takes them), a type
+    (``notice_kind`` alone) and a watched document number (``number_hash``, a keyed hash of
+    the normalized number, and ``number_masked`` for the mail; never the number). The address
+    is kept only to send to and never shown on a page; unsubscribing deletes the row.
+    """
+
+    __tablename__ = "alert_subscription"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "search", "type" or "number".
+    what: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str] = mapped_column(String(320))
+    # mail.recipient_hash of the address: how many subscriptions one address holds, by hash.
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    q: Mapped[str | None] = mapped_column(String(200))
+    notice_kind: Mapped[str | None] = mapped_column(String(32))
+    issuer: Mapped[str | None] = mapped_column(String(100))
+    number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    number_masked: Mapped[str | None] = mapped_column(String(60))
+    # "immediate" or "daily".
+    frequency: Mapped[str] = mapped_column(String(16), default="immediate")
+    # Part of every signed link: a link made for a deleted subscription never opens another.
+    nonce: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # None until the link in the confirmation mail is followed; unconfirmed rows expire.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    matches: Mapped[list["AlertMatch"]] = relationship(
+        back_populates="subscription", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self):
+        return f"<AlertSubscription {self.id} {self.what} {self.frequency}>"
+
+
+class AlertMatch(db.Model):
+    """A notice published for a daily subscriber, waiting for that board day's digest."""
+
+    __tablename__ = "alert_match"
+    __table_args__ = (db.UniqueConstraint("subscription_id", "notice_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("alert_subscription.id", ondelete="CASCADE"), index=True
+    )
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id"))
+    # The board day (Asia/Shanghai) of the publication: the digest it belongs to.
+    day: Mapped[date] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    subscription: Mapped[AlertSubscription] = relationship(back_populates="matches")
+    notice: Mapped[Notice] = relationship()
+
+    def __repr__(self):
+        return f"<AlertMatch {self.subscription_id} {self.notice_id} {self.day}>"

@@ -181,8 +181,10 @@ def search_page():
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
         pages=last, words=search.split_query(form.q.data)[1],
-        # A search by document number has no feed (feeds.searched refuses it).
+        # A search by document number has no feed (feeds.searched refuses it); it is
+        # followed as a watch instead, which keeps only the number's hash.
         feeds=[] if search.numbers_in(form.q.data) else [("这次搜索", _feed_url(form))],
+        watch=bool(search.numbers_in(form.q.data)),
     )
 
 

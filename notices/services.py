@@ -1,7 +1,8 @@
 """The only code that changes a notice: submit, approve, reject, withdraw, revoke, expire.
 
-Each function checks the transition, writes the notice, its audit entry and the mail to its
-submitter (notices/mail) in one transaction, and raises :class:`NoticeError` when it
+Each function checks the transition, writes the notice, its audit entry, the mail to its
+submitter (notices/mail) and, on publication, the alerts of its subscribers (notices/alerts)
+in one transaction, and raises :class:`NoticeError` when it
 refuses; nothing is written then.
 Callers read the clock once and pass ``now`` (aware), so every rule is testable at any instant.
 """
@@ -20,6 +21,7 @@ from notices import board
 from notices import expiry
 from notices import kinds
 from notices import search
+from notices.alerts import subscriptions as alerts
 from notices.extensions import db
 from notices.mail import submitters
 from notices.models import AuditEntry
@@ -284,10 +286,14 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
         # In this transaction: an outbox row for Whoosh, the search row itself on PostgreSQL.
         search.record(notice, now)
         board.touch_generation()
-    if notice.submitter_email:
+    if notice.submitter_email or action == "approve":
         # The UPDATE went around the session: the mail tells of the notice as it now is.
         db.session.refresh(notice)
+    if notice.submitter_email:
         submitters.ON_TRANSITION[action](notice, now)
+    if action == "approve":
+        # Subscribers' alerts and digest entries, in this transaction (notices/alerts).
+        alerts.published(notice, now)
     db.session.add(
         AuditEntry(
             notice_id=notice.id,

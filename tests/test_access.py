@@ -24,6 +24,7 @@ from notices import create_app
 from notices import documents
 from notices import expiry
 from notices import services
+from notices.alerts import subscriptions as alerts
 from notices.extensions import db
 from notices.models import Notice
 
@@ -66,6 +67,18 @@ ACCESS = {
     ("api.notice", "GET"): PUBLIC,
     ("api.lost_documents", "GET"): PUBLIC,
     ("api.submissions", "POST"): PUBLIC,
+    # Alerts: anyone may ask; the signed link in the mail is what confirms, manages and
+    # unsubscribes (a made-up one finds nothing).
+    ("alerts.new", "GET"): PUBLIC,
+    ("alerts.new", "POST"): PUBLIC,
+    ("alerts.watch", "GET"): PUBLIC,
+    ("alerts.watch", "POST"): PUBLIC,
+    ("alerts.confirm_page", "GET"): TOKEN,
+    ("alerts.confirm", "POST"): TOKEN,
+    ("alerts.manage", "GET"): TOKEN,
+    ("alerts.change", "POST"): TOKEN,
+    ("alerts.unsubscribe", "GET"): TOKEN,
+    ("alerts.unsubscribe_now", "POST"): TOKEN,
     ("editor.login", "GET"): PUBLIC,
     ("editor.login", "POST"): PUBLIC,
     ("editor.logout", "POST"): EDITOR,
@@ -94,7 +107,15 @@ WRITES = {
     ("editor.users", "POST"),
     ("editor.set_active", "POST"),
     ("editor.set_password", "POST"),
+    ("alerts.new", "POST"),
+    ("alerts.watch", "POST"),
+    ("alerts.confirm", "POST"),
+    ("alerts.change", "POST"),
+    ("alerts.unsubscribe_now", "POST"),
 }
+# Posts that carry no CSRF token by design: RFC 8058's one-click unsubscribe comes from a mail
+# program, authenticated by the signed token in its address.
+CSRF_EXEMPT = {"alerts.unsubscribe_now"}
 
 ADMIN_PASSWORD = "chief-password-1"
 CREDENTIALS = {"editor": ("editor", EDITOR_PASSWORD), "admin": ("chief", ADMIN_PASSWORD)}
@@ -110,6 +131,7 @@ QUERIES = {
     "feeds.searched": {"q": "达娃曲珍"},
     "api.lost_documents": {"number": "S540022253"},
     "api.notices": {"status": "all"},
+    "alerts.new": {"type": "loss_declaration"},
 }
 LOSS_FORM = MultiDict(services.flatten(seed_data("loss_declaration", 2)))
 BODIES = {
@@ -126,11 +148,16 @@ BODIES = {
     "submit.preview": {"data": LOSS_FORM},
     "submit.confirm": {"data": LOSS_FORM},
     "api.submissions": {"json": {"type": "loss_declaration", **seed_data("loss_declaration", 2)}},
+    "alerts.new": {"data": {"type": "loss_declaration", "email": "a@example.cn", "frequency": "daily"}},
+    "alerts.watch": {"data": {"number": "T540059774", "email": "a@example.cn"}},
+    "alerts.change": {"data": {"frequency": "immediate"}},
 }
 
 MATRIX = [(endpoint, method, visitor) for endpoint, method in ACCESS for visitor in VISITORS]
 POSTS = [endpoint for endpoint, method in ACCESS if method == "POST"]
-FORM_POSTS = [endpoint for endpoint in POSTS if not endpoint.startswith("api.")]
+FORM_POSTS = [
+    endpoint for endpoint in POSTS if not endpoint.startswith("api.") and endpoint not in CSRF_EXEMPT
+]
 
 
 @dataclass
@@ -138,6 +165,9 @@ class World:
     pending: Notice  # a submission waiting for review; its token is the submitter's
     published: Notice  # a notice on the board
     colleague_id: int  # an editor account for the admin to manage
+    # Signed alert links of two subscriptions: one waiting for confirmation, one confirmed
+    # (daily); what the mail gives the person who subscribed.
+    alert_tokens: dict
 
 
 @pytest.fixture(autouse=True)
@@ -172,7 +202,13 @@ def world(app, make_notice, today):
     with app.app_context():
         accounts.create_user("chief", ADMIN_PASSWORD, role="admin")
         colleague_id = accounts.create_user("pema", "pema-password-1").id
-    return World(pending, published, colleague_id)
+        now = expiry.utcnow()
+        waiting = alerts.subscribe("a@example.cn", now=now, notice_kind="supplier_call")
+        following = alerts.subscribe("b@example.cn", now=now, q="工资", frequency="daily")
+        alerts.confirm(following, now=now)
+        alert_tokens = {"confirm": alerts.token(waiting, "confirm"),
+                        "manage": alerts.token(following, "manage")}
+    return World(pending, published, colleague_id, alert_tokens)
 
 
 @pytest.fixture
@@ -237,7 +273,9 @@ ARGUMENTS = {
         world.published if endpoint in ON_PUBLISHED else world.pending
     ).ref,
     "token": lambda world, endpoint, visitor: (
-        world.pending.token if visitor == "submitter" else MADE_UP_TOKEN
+        MADE_UP_TOKEN if visitor != "submitter"
+        else world.alert_tokens["confirm" if endpoint.startswith("alerts.confirm") else "manage"]
+        if endpoint.startswith("alerts.") else world.pending.token
     ),
     "code": lambda world, endpoint, visitor: "loss_declaration",
     "user_id": lambda world, endpoint, visitor: world.colleague_id,

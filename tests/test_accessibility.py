@@ -26,6 +26,7 @@ from notices import accounts
 from notices import expiry
 from notices import kinds
 from notices import services
+from notices.alerts import subscriptions as alerts
 from notices.extensions import db
 from notices.models import Notice
 
@@ -67,6 +68,17 @@ def seeded(app):
         return published, revoked.ref
 
 
+def alert_links(app):
+    """Subscribe an address as the form does; return the signed links its mails carry."""
+    with app.app_context():
+        subscription = alerts.subscribe(
+            "reader@example.cn", now=expiry.utcnow(), q="工资", notice_kind="wage_clearance",
+            frequency="daily",
+        )
+        return {"confirm": alerts.token(subscription, "confirm"),
+                "manage": alerts.token(subscription, "manage")}
+
+
 @pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_every_page_passes_axe(app, browser, server, device):
     published, revoked = seeded(app)
@@ -90,6 +102,27 @@ def test_every_page_passes_axe(app, browser, server, device):
         visit(page, server + "/lost?number=T540059774", "lookup, found", found)
         visit(page, server + "/lost?number=T540000000", "lookup, missed", found)
         visit(page, server + "/notices/XX-20240101-00000", "page not found", found)
+
+        # Someone following the board by mail: the forms (one with a mistake), the page after
+        # asking, and the pages the mail's links open.
+        visit(page, server + "/alerts/new?q=%E5%B7%A5%E8%B5%84&type=wage_clearance",
+              "alerts, subscribe", found)
+        press(page, "订阅")
+        expect(page.locator(".field-error").first).to_be_visible()
+        check(page, "alerts, subscribe with errors", found)
+        page.get_by_label("邮箱").fill("reader@example.cn")
+        press(page, "订阅")
+        expect(page.get_by_role("heading", name="请查收确认邮件")).to_be_visible()
+        check(page, "alerts, confirmation sent", found)
+        visit(page, server + "/alerts/watch", "alerts, watch a number", found)
+        links = alert_links(app)
+        visit(page, f"{server}/alerts/confirm/{links['confirm']}", "alerts, confirm", found)
+        press(page, "确认订阅")
+        expect(page.get_by_text("订阅已确认")).to_be_visible()
+        check(page, "alerts, manage", found)
+        visit(page, f"{server}/alerts/unsubscribe/{links['manage']}", "alerts, unsubscribe", found)
+        press(page, "确认退订")
+        check(page, "alerts, unsubscribed", found)
 
         # A clerk: each form, with mistakes, previewed, and one confirmed.
         visit(page, server + "/submit", "choose a type", found)

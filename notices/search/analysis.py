@@ -214,3 +214,41 @@ def use_dictionary_cache(folder):
     """
     os.makedirs(folder, exist_ok=True)
     jieba.dt.tmp_dir = folder
+
+
+def matches(q, text, numbers=()):
+    """Return True if a search for ``q`` finds a notice whose public title and text are
+    ``text`` and whose declared document numbers are ``numbers``.
+
+    The engines' rule written once more as a predicate on one notice, for the alerts that
+    match a notice the moment it is published (notices/alerts.py), before any index holds
+    it. Both engines find a notice when every quoted phrase and every typed word matches:
+    a phrase when each of its runs is a substring of the text; a word when it is a declared
+    document number, or each of its runs is a substring, or (typed without spaces) each of
+    its jieba words is. A query of no words finds every notice; one of only punctuation
+    finds none. tests/test_alerts.py checks the predicate against both engines' searches.
+    """
+    if not (q or "").strip():
+        return True
+    haystack = searchable(text)
+
+    def substring(part):
+        found = runs(part)
+        return None if not found else all(run in haystack for run in found)
+
+    phrases, typed = typed_words(q)
+    clauses = [substring(phrase) for phrase in phrases]
+    for word in typed:
+        options = []
+        if number := as_number(word):
+            options.append(number in numbers)
+        options.append(substring(word))
+        pieces = list(dict.fromkeys(w for w, *_ in words(word) if len(w) > 1 or not w.isascii()))
+        if len(pieces) > 1:
+            parts = [p for p in (substring(piece) for piece in pieces) if p is not None]
+            if parts:
+                options.append(all(parts))
+        options = [option for option in options if option is not None]
+        clauses.append(any(options) if options else None)
+    clauses = [clause for clause in clauses if clause is not None]
+    return bool(clauses) and all(clauses)
