@@ -57,11 +57,11 @@ test: install-dev system
 # killed under load. `make test` runs the same tests at small sizes.
 stress: install-dev system
 	BATTERY=full $(BIN)/pytest -q -s -o timeout=1800 tests/test_live.py tests/test_live_sessions.py tests/test_live_web.py \
-		tests/test_live_input.py tests/test_live_lookups.py tests/test_live_pages.py \
+		tests/test_live_input.py tests/test_live_lookups.py tests/test_live_pages.py tests/test_live_mail.py \
 		tests/test_backup.py
 	BATTERY=full BOARD_TEST_DATABASE=postgresql $(BIN)/pytest -q -s -o timeout=1800 tests/test_live.py \
 		tests/test_live_sessions.py tests/test_live_web.py tests/test_live_input.py \
-		tests/test_live_lookups.py tests/test_live_pages.py tests/test_live_nodes.py \
+		tests/test_live_lookups.py tests/test_live_pages.py tests/test_live_nodes.py tests/test_live_mail.py \
 		tests/test_backup.py
 
 # Benchmarks, on demand: 100,000 notices (the corpus is cached in bench/.cache after the

@@ -8,6 +8,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -79,6 +80,8 @@ class Received:
         self.mail_from = mail_from
         self.rcpt_tos = rcpt_tos
         self.message = message
+        # When the server accepted it, to measure how long mail takes to arrive.
+        self.at = time.monotonic()
 
     @property
     def text(self):
