@@ -74,15 +74,27 @@ def token(subscription, purpose):
     return _serializer(purpose, timed=purpose == "confirm").dumps([subscription.id, subscription.nonce])
 
 
-def from_token(value, purpose):
-    """Return the subscription a token names, or None if it is forged, stale or gone."""
+def _signed(value, purpose):
+    """Return the (id, nonce) a token of ``purpose`` carries, or None if it is forged or stale."""
     try:
         if purpose == "confirm":
             max_age = current_app.config["ALERT_CONFIRM_DAYS"] * 86400
-            ident, nonce = _serializer(purpose, timed=True).loads(value, max_age=max_age)
-        else:
-            ident, nonce = _serializer(purpose).loads(value)
+            return _serializer(purpose, timed=True).loads(value, max_age=max_age)
+        return _serializer(purpose).loads(value)
     except (BadSignature, ValueError, TypeError):
+        return None
+
+
+def was_issued(value, purpose):
+    """Return True if the board signed this token, whether or not its subscription still is."""
+    return _signed(value, purpose) is not None
+
+
+def from_token(value, purpose):
+    """Return the subscription a token names, or None if it is forged, stale or gone."""
+    try:
+        ident, nonce = _signed(value, purpose)
+    except (ValueError, TypeError):
         return None
     subscription = db.session.get(AlertSubscription, ident) if isinstance(ident, int) else None
     if subscription is None or not hmac.compare_digest(subscription.nonce, str(nonce)):

@@ -213,8 +213,16 @@ def unsubscribe(token):
 
 @bp.post("/unsubscribe/<token>")
 def unsubscribe_now(token):
-    """Unsubscribe: the page's button, or a mail program's one-click POST (RFC 8058)."""
-    subscription = _subscription(token, "manage")
+    """Unsubscribe: the page's button, or a mail program's one-click POST (RFC 8058).
+
+    A mail program may send its POST again: a link the board signed whose subscription is
+    already gone answers as the first time did, not with an error.
+    """
+    subscription = subscriptions.from_token(token, "manage")
+    if subscription is None:
+        if not subscriptions.was_issued(token, "manage"):
+            abort(404, description="这个链接无效或已失效。")
+        return render_template("alerts/unsubscribed.html", following=None)
     following = subscriptions.describe(subscription)
     subscriptions.unsubscribe(subscription)
     return render_template("alerts/unsubscribed.html", following=following)
