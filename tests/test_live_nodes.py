@@ -326,8 +326,10 @@ def test_a_server_killed_under_load_loses_no_acknowledged_submission(nodes):
     """Clients submit and read through the balancer while one server's workers are killed
     with -9 again and again, and then the whole server. Every submission acknowledged with a
     201 is in the database, once; a client that resends after an error with the same key is
-    answered; reads never fail (nginx passes them to the other server), and the other server
-    answers alone at the end. Writes cut by a kill are counted and reported."""
+    answered; reads never fail (nginx passes them to the other server) unless a worker was
+    killed after it had begun its answer, which nginx has then begun passing on and cannot send
+    elsewhere (rare: reported, and bounded); the other server answers alone at the end. Writes
+    cut by a kill are counted and reported."""
     seconds, clients = size(8, 60), size(4, 12)
     kill_every = size(1.0, 3.0)
     kills = Counter()
@@ -375,7 +377,13 @@ def test_a_server_killed_under_load_loses_no_acknowledged_submission(nodes):
     assert not lost, lost[:20]
     assert not duplicated, duplicated[:20]
     assert not load.writes.outcomes, dict(load.writes.outcomes)
-    assert not errors(load.reads), load.reads.server_errors[:10] + load.reads.connection_errors[:10]
+    cut_reads = [e for e in load.reads.connection_errors if "IncompleteRead" in e]
+    failed_reads = load.reads.server_errors + [
+        e for e in load.reads.connection_errors if "IncompleteRead" not in e
+    ]
+    print(f"nodes: {len(cut_reads)} reads cut part way by a kill")
+    assert not failed_reads, failed_reads[:10]
+    assert len(cut_reads) <= max(2, load.reads.requests // 200), cut_reads[:10]
     assert after == [200] * 20 and not errors(alone)
 
 
