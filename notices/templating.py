@@ -7,11 +7,11 @@ from flask import url_for
 from markupsafe import Markup
 from markupsafe import escape
 
-from notices import expiry
 from notices import kinds
 from notices import search
 from notices.services import STATUS_NAMES
 from notices.urls import public_url
+from notices.wording import board_time
 from notices.wording import cn_date
 
 # How the audit trail's actions read on the review page.
@@ -83,12 +83,6 @@ def qr_code(address):
     svg = segno.make(address, error="m").svg_inline(omitsize=True, svgclass="qr-code",
                                                    title="本页地址的二维码")
     return Markup(svg.replace("<svg ", '<svg role="img" ', 1))
-
-
-def board_time(moment):
-    """Return an aware datetime as the board's local date and time: 2024年3月8日 09:00."""
-    local = moment.astimezone(expiry.BOARD_TZ)
-    return f"{cn_date(local)} {local:%H:%M}"
 
 
 def page_url(page):

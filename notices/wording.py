@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from dataclasses import field
 
+from notices.expiry import BOARD_TZ
+
 NUMERALS = "一二三四五六七八九十"
 
 # Leading enumerations people paste along with a list: (一) 一、 1. 1、 (1) 1). Linear: it is
@@ -88,6 +90,12 @@ class Text:
 def cn_date(d):
     """Return ``d`` as the newspaper prints dates: 2024年3月8日."""
     return f"{d.year}年{d.month}月{d.day}日"
+
+
+def board_time(moment):
+    """Return an aware datetime as the board's local date and time: 2024年3月8日 09:00."""
+    local = moment.astimezone(BOARD_TZ)
+    return f"{cn_date(local)} {local:%H:%M}"
 
 
 def cn_numeral(n):

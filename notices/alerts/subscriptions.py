@@ -44,13 +44,13 @@ from notices.extensions import db
 from notices.mail.outbox import queue
 from notices.mail.outbox import recipient_hash
 from notices.mail.submitters import BOARD_NAME
-from notices.mail.submitters import board_time
 from notices.models import AlertMatch
 from notices.models import AlertSubscription
 from notices.models import Notice
 from notices.search.analysis import matches
 from notices.search.analysis import numbers_in
 from notices.urls import public_url
+from notices.wording import board_time
 
 FREQUENCIES = {"immediate": "每次有新公告时", "daily": "每日汇总"}
 LOSS_KIND = "loss_declaration"

@@ -15,6 +15,7 @@ from notices import expiry
 from notices.documents import mask_id_numbers
 from notices.mail.outbox import queue
 from notices.urls import public_url
+from notices.wording import board_time
 from notices.wording import cn_date
 
 BOARD_NAME = "西藏公告栏"
@@ -116,12 +117,6 @@ def withdrawn(notice, now):
 
 # What each transition of services._transition tells the submitter.
 ON_TRANSITION = {"approve": approved, "reject": rejected, "revoke": revoked, "withdraw": withdrawn}
-
-
-def board_time(moment):
-    """Return an aware instant as the board's date and time: 2024年3月8日 09:00 (as pages do)."""
-    local = moment.astimezone(expiry.BOARD_TZ)
-    return f"{cn_date(local)} {local:%H:%M}"
 
 
 def _title(notice):
