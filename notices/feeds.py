@@ -31,6 +31,7 @@ from notices import urls
 from notices.extensions import db
 from notices.models import Notice
 from notices.public import SearchForm
+from notices.public import search_args
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 
@@ -68,15 +69,7 @@ def searched():
         abort(400, description="搜索条件有误:" + "；".join(
             f"{form[name].label.text}{messages[0]}" for name, messages in form.errors.items()
         ))
-    return pages.serve(
-        _search_feed, q=form.q.data, type=form.type.data or None, status=form.status.data,
-        date_from=_iso(form.date_from.data), date_to=_iso(form.date_to.data),
-        issuer=form.issuer.data or None,
-    )
-
-
-def _iso(day):
-    return day.isoformat() if day else None
+    return pages.serve(_search_feed, **search_args(form))
 
 
 def _listing_feed(today, code):
@@ -95,11 +88,12 @@ def _listing_feed(today, code):
     return _feed(title, page, list(found), today)
 
 
-def _search_feed(today, q, type, status, date_from, date_to, issuer):
+def _search_feed(today, **args):
+    """Return the feed of the search ``args`` (public.search_args) names."""
+    q, issuer, status = args.get("q"), args.get("issuer"), args["status"]
     options = dict(
-        today=today, kind=type, issuer=issuer, sort="date", page=1, per_page=ENTRIES,
-        date_from=date_from and datetime.fromisoformat(date_from).date(),
-        date_to=date_to and datetime.fromisoformat(date_to).date(),
+        today=today, kind=args.get("type"), issuer=issuer, sort="date", page=1,
+        per_page=ENTRIES, date_from=args.get("date_from"), date_to=args.get("date_to"),
     )
     refs = [hit.ref for hit in search.search(q, status=status, **options).hits]
     if status == "active":
@@ -112,9 +106,6 @@ def _search_feed(today, q, type, status, date_from, date_to, issuer):
     found = [n for n in board.in_rank_order(refs) if _in_feed(n, today)]
     found.sort(key=_changed, reverse=True)
     words = " ".join(filter(None, [q, issuer]))
-    args = {key: value for key, value in dict(
-        q=q, type=type, status=status, date_from=date_from, date_to=date_to, issuer=issuer,
-    ).items() if value}
     return _feed(f"“{words}”的搜索结果 · 公告栏", urls.public_url("public.search_page", **args),
                  found[:ENTRIES], today)
 

@@ -176,24 +176,25 @@ def search_page():
     if page > last:
         abort(404)
     shown = [pages.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
+    # A search by document number has no feed (feeds.searched refuses it); it is followed
+    # as a watch instead, which keeps only the number's hash.
+    by_number = bool(search.numbers_in(form.q.data))
     # With nothing found in the chosen scope the page links to the wider one without
     # counting it first: a count reads the archive, which is what the default scope spares.
     return render_template(
         "public/search.html", form=form, found=found, shown=shown, today=today,
         pages=last, words=search.split_query(form.q.data)[1],
-        # A search by document number has no feed (feeds.searched refuses it); it is
-        # followed as a watch instead, which keeps only the number's hash.
-        feeds=[] if search.numbers_in(form.q.data) else [("这次搜索", _feed_url(form))],
-        watch=bool(search.numbers_in(form.q.data)),
+        feeds=[] if by_number else [("这次搜索", url_for("feeds.searched", **search_args(form)))],
+        watch=by_number,
     )
 
 
-def _feed_url(form):
-    """Return the address of the Atom feed of the search in ``form`` (its filters, no page)."""
-    args = {name: form[name].data for name in ("q", "type", "status", "issuer")}
-    args.update({name: form[name].data.isoformat() for name in ("date_from", "date_to")
-                 if form[name].data})
-    return url_for("feeds.searched", **{name: value for name, value in args.items() if value})
+def search_args(form):
+    """Return what the search in ``form`` looks for as the arguments of an address: the words
+    and filters given (dates as dates), none empty, no page or sort. The search page's feed,
+    the feed itself and the feed's link back to the page all name a search by these."""
+    names = ("q", "type", "status", "date_from", "date_to", "issuer")
+    return {name: form[name].data for name in names if form[name].data}
 
 
 def _lost_number():
