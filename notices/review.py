@@ -101,9 +101,12 @@ def _same_project(notices, today, found):
         )
         .order_by(Notice.published_on, Notice.id)
     ).all()
+    published = defaultdict(list)
+    for row in rows:
+        published[row.project_name].append(row)
     for notice in wage:
-        for other in rows:
-            if other.project_name == notice.fields["project_name"] and other.id != notice.id:
+        for other in published[notice.fields["project_name"]]:
+            if other.id != notice.id:
                 state = "仍在公示" if not expiry.is_expired(other.window_end, today) else "已过期"
                 found[notice.id].append(Concern(
                     SAME_PROJECT,
