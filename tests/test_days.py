@@ -7,6 +7,7 @@ from datetime import timedelta
 import feedparser
 import pytest
 from conftest import DESKTOP
+from conftest import EDITOR_PASSWORD
 from conftest import PHONE
 from conftest import PUBLIC_URL
 from playwright.sync_api import expect
@@ -180,3 +181,38 @@ def test_a_reader_browses_the_days_and_opens_the_print_pdf(browser, server, app,
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.body().startswith(b"%PDF-")
     page.close()
+
+
+def test_the_day_pages_and_the_export_form_pass_axe(browser, server, app, make_notice):
+    """axe-core finds nothing on a day with notices (one revoked), an empty day, and the export
+    form blank and with a mistake, on a phone and a desktop."""
+    from test_accessibility import check
+
+    today = expiry.board_today(expiry.utcnow())
+    make_notice("loss_declaration", day=today, index=1, status="revoked")
+    found = []
+    for device in (PHONE, DESKTOP):
+        context = browser.new_context(**device)
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        page.goto(f"{server}/days/{today}")
+        check(page, "day", found)
+        page.goto(f"{server}/days/{today - timedelta(days=1)}")
+        expect(page.locator("p.empty")).to_contain_text("没有发布公告")
+        check(page, "empty day", found)
+        page.goto(f"{server}/editor/login")
+        page.get_by_label("用户名").fill("editor")
+        page.get_by_label("密码").fill(EDITOR_PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.goto(f"{server}/editor/print")
+        expect(page.get_by_role("heading", level=1)).to_have_text("导出打印版")
+        check(page, "export form", found)
+        page.get_by_label("发布日期从").fill("2024-03-08")
+        page.get_by_label("发布日期到(不填则只导出一天)").fill("2024-06-08")
+        page.get_by_role("button", name="导出 PDF").click()
+        expect(page.locator(".error-summary")).to_contain_text("一次最多导出31天")
+        page.screenshot(path=f"{SHOTS}/export-error-{'phone' if device is PHONE else 'desktop'}.png",
+                        full_page=True)
+        check(page, "export form with a mistake", found)
+        context.close()
+    assert found == []
