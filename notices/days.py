@@ -52,7 +52,7 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Roles that may export a column for print.
 PRINT_ROLES = ("editor", "admin")
 PRINT_LIMIT_MESSAGE = "打印版生成过于频繁。排版一份打印版很费时,每个网络地址每小时可生成的份数有限。"
-PRINT_BOARD_LIMIT_MESSAGE = "全站本小时生成的打印版已达上限,请稍后再试。"
+PRINT_BOARD_LIMIT_MESSAGE = "全站本小时排版的打印版已达上限,请稍后再试;已排好的打印版仍可下载。"
 
 
 def init_app(app):
@@ -66,13 +66,8 @@ def init_app(app):
 def parse_day(raw):
     """Return the board day ``raw`` names (2026-11-27), or answer 404: malformed, no such
     date, before the board's first day, or not yet begun."""
-    if len(raw) != 10 or not _DAY.fullmatch(raw):
-        abort(404)
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        abort(404)
-    if not printing.FIRST_DAY <= day <= expiry.board_today(expiry.utcnow()):
+    day = _plain_date(raw)
+    if day is None or not printing.FIRST_DAY <= day <= expiry.board_today(expiry.utcnow()):
         abort(404)
     return day
 
@@ -138,13 +133,40 @@ def _typeset_here(response):
     return bool(g.get("print_typeset"))
 
 
+def _asked_range():
+    """Return the (first, last) day the PDF of this request covers, or None if its arguments
+    are not plain dates (its view will refuse them)."""
+    if request.endpoint == "days.day_pdf":
+        first = last = _plain_date(request.view_args.get("day", ""))
+    else:
+        first = _plain_date(request.args.get("date_from", ""))
+        last = _plain_date(request.args.get("date_to", "")) or first
+    return (first, last) if first and last else None
+
+
+def _plain_date(raw):
+    if len(raw) != 10 or not _DAY.fullmatch(raw):
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def _already_kept():
+    # A PDF this worker keeps costs no typesetting: it is sent even when the board's hour of
+    # typesetting is used up.
+    asked = _asked_range()
+    return asked is not None and printing.is_kept(*asked)
+
+
 # Each address may ask for so many PDFs; the whole board typesets so many an hour, counted
-# only when a PDF is typeset rather than sent as kept, so a crowd asking for today's column
+# only when a PDF is typeset and never refusing one kept, so a crowd asking for today's column
 # costs one typesetting, and many addresses asking for many days cannot hold the workers.
 limit_prints = limiter.shared_limit(_print_limit, scope="print", error_message=PRINT_LIMIT_MESSAGE)
 limit_board_prints = limiter.shared_limit(
     _board_print_limit, scope="print-typeset", key_func=lambda: "board",
-    deduct_when=_typeset_here, error_message=PRINT_BOARD_LIMIT_MESSAGE,
+    deduct_when=_typeset_here, exempt_when=_already_kept, error_message=PRINT_BOARD_LIMIT_MESSAGE,
 )
 
 

@@ -111,21 +111,37 @@ def init_app(app):
                                         app.config["PRINT_CACHE_BYTES"])
 
 
+def _key(date_from, date_to):
+    """Return the key of a kept PDF, or None if the board has no data generation.
+
+    Read before the column's own queries, as pages.serve reads it, so that nothing is kept
+    under a generation newer than the data it was made from.
+    """
+    generation = board.generation()
+    if generation is None:
+        return None
+    return (generation, expiry.board_today(expiry.utcnow()), date_from, date_to)
+
+
+def is_kept(date_from, date_to):
+    """Return whether this worker keeps the PDF of the range as of now."""
+    key = _key(date_from, date_to)
+    return key is not None and current_app.extensions["print"].get(key) is not None
+
+
 def pdf(date_from, date_to):
     """Return ``(bytes, made)``: the PDF of the column from ``date_from`` to ``date_to`` as of
     the board's today, kept in this worker under the data generation, and whether it was
     typeset for this call (False: it was kept)."""
-    today = expiry.board_today(expiry.utcnow())
-    # Read before the column's own queries, as pages.serve does, so that nothing is kept under
-    # a generation newer than the data it was made from.
-    generation = board.generation()
-    key = (generation, today, date_from, date_to)
+    key = _key(date_from, date_to)
     cache = current_app.extensions["print"]
-    kept = cache.get(key) if generation is not None else None
+    kept = cache.get(key) if key is not None else None
     if kept is not None:
         return kept, False
+    # The day the key names, so that a PDF made across midnight is kept under its own day.
+    today = key[1] if key is not None else expiry.board_today(expiry.utcnow())
     made = typeset(render_html(column(date_from, date_to, today), today))
-    if generation is not None:
+    if key is not None:
         cache.put(key, made, len(made))
     return made, True
 

@@ -1,6 +1,7 @@
 """The day pages: what the board published on one day, grouped as the column prints it, with
 their neighbours, their feed and their print PDF; and a reader browsing them in Chromium."""
 import re
+import subprocess
 from datetime import date
 from datetime import timedelta
 
@@ -180,6 +181,14 @@ def test_a_reader_browses_the_days_and_opens_the_print_pdf(browser, server, app,
     pdf = page.request.get(server + link.get_attribute("href"))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.body().startswith(b"%PDF-")
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf.body(),
+                          capture_output=True, check=True, timeout=60).stdout.decode()
+    with app.app_context():
+        refs = db.session.scalars(db.select(Notice.ref).where(Notice.published_on == today)).all()
+    assert len(refs) >= len(kinds.KINDS)
+    for ref in refs:
+        assert ref in text
+    assert earlier.ref not in text
     page.close()
 
 

@@ -302,4 +302,7 @@ def test_the_board_typesets_a_bounded_number_an_hour(limited, make_notice):
         assert client.get(f"/days/{day}.pdf").status_code == 200
     refused = client.get("/days/2024-03-11.pdf")
     assert refused.status_code == 429
-    assert "全站本小时生成的打印版已达上限" in refused.get_data(as_text=True)
+    assert "全站本小时排版的打印版已达上限" in refused.get_data(as_text=True)
+    # What is kept is still sent, to anyone.
+    assert limited.test_client().get("/days/2024-03-08.pdf").status_code == 200
+    assert client.get("/days/2024-03-11.pdf").status_code == 429
