@@ -19,6 +19,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func
 
+from notices import board
 from notices import expiry
 from notices import forms
 from notices import pages
@@ -49,6 +50,9 @@ DEFAULTS = {
 
 # A day as addresses write it, ASCII digits only: 2026-11-27.
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The most notices one page of a day lists: more than the board publishes in most days; a
+# busier day (a bulk import dates its notices as printed) runs on to further pages.
+DAY_PAGE_NOTICES = 200
 # Roles that may export a column for print.
 PRINT_ROLES = ("editor", "admin")
 PRINT_LIMIT_MESSAGE = "打印版生成过于频繁。排版一份打印版很费时,每个网络地址每小时可生成的份数有限。"
@@ -109,14 +113,15 @@ def latest():
 @bp.get("/days/<day>")
 def day(day):
     """Show what was published on one day, grouped by type as the column prints it."""
-    return pages.serve(_day_page, day=parse_day(day))
+    return pages.serve(_day_page, day=parse_day(day), page=board.page_number(request.args.get("page")))
 
 
-def _day_page(today, day):
-    notices = list(db.session.scalars(published_on(day)))
+def _day_page(today, day, page):
+    pagination = board.paginate(published_on(day), page, DAY_PAGE_NOTICES)
     before, after = neighbours(day)
     return render_template(
-        "days/day.html", day=day, groups=printing.grouped(notices, today), count=len(notices),
+        "days/day.html", day=day, groups=printing.grouped(pagination.items, today),
+        pagination=pagination, printable=pagination.total <= current_app.config["PRINT_MAX_NOTICES"],
         before=before, after=after, today=today,
     )
 
@@ -176,6 +181,9 @@ limit_board_prints = limiter.shared_limit(
 def day_pdf(day):
     """Send the print PDF of one day's column."""
     day = parse_day(day)
+    most = current_app.config["PRINT_MAX_NOTICES"]
+    if printing.count_between(day, day) > most:
+        abort(404, description=f"这一天的公告超过{most}则,没有打印版")
     return _pdf_response(day, day, f"column-{day.isoformat()}.pdf")
 
 

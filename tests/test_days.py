@@ -94,6 +94,24 @@ def test_the_notice_page_and_the_archive_link_to_the_days(client, make_notice):
     assert latest.status_code == 302 and latest.location.endswith("/days/2024-03-08")
 
 
+def test_a_crowded_day_runs_on_to_further_pages_and_has_no_pdf(app, client, make_notice,
+                                                                monkeypatch):
+    from notices import days
+
+    monkeypatch.setattr(days, "DAY_PAGE_NOTICES", 2)
+    app.config["PRINT_MAX_NOTICES"] = 2
+    refs = [make_notice("loss_declaration", day=DAY, index=n).ref for n in range(3)]
+    first = body(client.get("/days/2024-03-08"))
+    second = body(client.get("/days/2024-03-08?page=2"))
+    assert "共 3 则" in first
+    assert [ref in first for ref in refs] == [True, True, False]
+    assert [ref in second for ref in refs] == [False, False, True]
+    assert 'href="/days/2024-03-08?page=2"' in first
+    assert client.get("/days/2024-03-08?page=3").status_code == 404
+    assert ".pdf" not in first
+    assert client.get("/days/2024-03-08.pdf").status_code == 404
+
+
 def test_without_notices_there_is_no_latest_day(client):
     assert client.get("/days").status_code == 404
 
