@@ -306,3 +306,20 @@ def test_the_board_typesets_a_bounded_number_an_hour(limited, make_notice):
     # What is kept is still sent, to anyone.
     assert limited.test_client().get("/days/2024-03-08.pdf").status_code == 200
     assert client.get("/days/2024-03-11.pdf").status_code == 429
+
+
+def test_the_typesetter_fetches_nothing_but_data(tmp_path, caplog):
+    """Addresses in the column's HTML (none but its QR codes' data: URIs, but a notice's text
+    could one day be rendered in a way that lets one through) are refused, files included."""
+    secret = tmp_path / "secret.png"
+    segno.make("secret").save(str(secret), scale=4)
+    html = (f'<p>x<img src="file://{secret}"><img src="http://127.0.0.1:9/x.png">'
+            f'<img src="{printing.qr_data_uri("https://notices.example.cn/")}"></p>')
+    body = printing.typeset(html)
+    (tmp_path / "t.pdf").write_bytes(body)
+    listed = subprocess.run(["pdfimages", "-list", str(tmp_path / "t.pdf")], check=True,
+                            capture_output=True, timeout=60).stdout.decode().splitlines()[2:]
+    # The QR code alone.
+    assert len(listed) == 1
+    assert "disallowed protocol: file://" in caplog.text
+    assert "disallowed protocol: http://" in caplog.text
