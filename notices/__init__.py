@@ -8,6 +8,7 @@ from sqlalchemy.engine import make_url
 from notices import alerts
 from notices import api
 from notices import cli
+from notices import days
 from notices import editor
 from notices import errors
 from notices import feeds
@@ -165,6 +166,7 @@ def create_app(test_config=None, instance_path=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(alerts.bp)
+    days.init_app(app)
     # The API authenticates nothing by cookie, so a cross-site form cannot act through it.
     csrf.exempt(api.bp)
     return app

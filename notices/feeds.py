@@ -23,6 +23,7 @@ from sqlalchemy import func
 from sqlalchemy import or_
 
 from notices import board
+from notices import days
 from notices import expiry
 from notices import kinds
 from notices import pages
@@ -32,6 +33,7 @@ from notices.extensions import db
 from notices.models import Notice
 from notices.public import SearchForm
 from notices.public import search_args
+from notices.wording import cn_date
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 
@@ -162,3 +164,21 @@ def _entry(feed, shown):
     entry.category(term=notice.kind, label=shown.kind.name)
     entry.summary(shown.status_line)
     entry.content(render_template("feeds/entry.html", shown=shown), type="html")
+
+
+# The most entries a day's feed carries: far more than the board publishes in a day, so the
+# whole day's issue is there, yet a bound on what one request renders.
+DAY_ENTRIES = 500
+
+
+@bp.get("/days/<day>.atom")
+def day(day):
+    """Feed the notices published on one board day, revoked ones as updates of their entry."""
+    return pages.serve(_day_feed, day=days.parse_day(day))
+
+
+def _day_feed(today, day):
+    found = list(db.session.scalars(days.published_on(day).limit(DAY_ENTRIES)))
+    found.sort(key=_changed, reverse=True)
+    page = urls.public_url("days.day", day=day.isoformat())
+    return _feed(f"{cn_date(day)}发布的公告 · 公告栏", page, found, today)

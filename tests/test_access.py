@@ -7,6 +7,7 @@ form. Refused requests leave every table as it was, and so does every GET.
 """
 import re
 import secrets
+import subprocess
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlsplit
@@ -94,6 +95,12 @@ ACCESS = {
     ("editor.users", "POST"): ADMIN,
     ("editor.set_active", "POST"): ADMIN,
     ("editor.set_password", "POST"): ADMIN,
+    # The day pages, their feed and print PDF; the export of a range for print.
+    ("days.latest", "GET"): PUBLIC,
+    ("days.day", "GET"): PUBLIC,
+    ("days.day_pdf", "GET"): PUBLIC,
+    ("feeds.day", "GET"): PUBLIC,
+    ("days.export", "GET"): EDITOR,
 }
 
 # Requests that change the database when an admitted visitor sends them as below.
@@ -279,6 +286,7 @@ ARGUMENTS = {
     ),
     "code": lambda world, endpoint, visitor: "loss_declaration",
     "user_id": lambda world, endpoint, visitor: world.colleague_id,
+    "day": lambda world, endpoint, visitor: world.published.published_on.isoformat(),
 }
 
 
@@ -504,12 +512,14 @@ def declaration(make_notice, status, day):
     return make_notice("loss_declaration", status=status, day=day, items=[item], **PRIVATE)
 
 
-def public_addresses(app, ref):
-    """Return an address of every public GET route, pointed at notice ``ref`` where one is taken."""
+def public_addresses(app, ref, day):
+    """Return an address of every public GET route, pointed at notice ``ref`` (and the ``day``
+    it was made on) where one is taken."""
     addresses = []
     for endpoint in PUBLIC_GETS:
         (rule,) = app.url_map.iter_rules(endpoint)
-        values = {name: {"ref": ref, "code": "loss_declaration"}[name] for name in rule.arguments}
+        arguments = {"ref": ref, "code": "loss_declaration", "day": day.isoformat()}
+        values = {name: arguments[name] for name in rule.arguments}
         query = LISTING.get(endpoint, {})
         addresses.append(app.url_map.bind("localhost").build(endpoint, {**values, **query}))
     return addresses
@@ -521,10 +531,10 @@ def test_public_pages_never_show_contacts_or_full_id_numbers(app, client, make_n
     """No public page or API answer carries a submitter's contacts or a full ID number, and none
     lists an unpublished notice."""
     notice = declaration(make_notice, status, day or today)
-    for address in public_addresses(app, notice.ref):
+    for address in public_addresses(app, notice.ref, day or today):
         response = client.get(address)
         assert response.status_code < 500, address
-        body = response.get_data(as_text=True)
+        body = readable(response)
         for secret in (ID_NUMBER, *PRIVATE.values()):
             assert secret not in body, (address, secret)
         if not notice.is_public:
@@ -536,6 +546,15 @@ def test_public_pages_never_show_contacts_or_full_id_numbers(app, client, make_n
     if notice.status in ("published", "revoked"):
         masked = documents.mask_number("id_card", ID_NUMBER)
         assert masked in client.get(f"/notices/{notice.ref}").get_data(as_text=True)
+
+
+def readable(response):
+    """Return what a reader reads of a response: its text, or the text of a PDF."""
+    if response.mimetype != "application/pdf":
+        return response.get_data(as_text=True)
+    done = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=response.get_data(),
+                          capture_output=True, check=True, timeout=60)
+    return done.stdout.decode()
 
 
 def outside_links(response):
