@@ -9,6 +9,7 @@ indexed), so that a check reading the wrong place cannot pass by finding nothing
 import json
 import logging
 import os
+import re
 from datetime import date
 
 import conftest
@@ -151,7 +152,7 @@ def test_after_each_decision_no_full_number_remains(app, client, editor, action,
     # Waiting: the editor reviews the full number, and the database holds it.
     login(client)
     page = client.get(f"/editor/notices/{ref}").text
-    assert ID_NUMBER in page and CREDIT_CODE in page
+    assert ID_NUMBER in page and CREDIT_CODE in page and "号码完整显示" in page
     assert ID_NUMBER.encode() in database_bytes(app)
 
     decide(app, editor, ref, action)
@@ -173,6 +174,7 @@ def test_after_each_decision_no_full_number_remains(app, client, editor, action,
     # The decided notice's review page shows the masked forms.
     page = client.get(f"/editor/notices/{ref}").text
     assert ID_NUMBER not in page and OTHER_ID not in page and CREDIT_CODE not in page
+    assert "号码完整显示" not in page and "号码只保留公开显示的部分" in page
     assert documents.mask_number("id_card", ID_NUMBER) in page
     assert documents.mask_number("business_license", CREDIT_CODE) in page
 
@@ -423,3 +425,31 @@ def test_init_db_rebuilds_an_index_that_held_full_numbers(old_board, tmp_path):
         found = client.get("/search", query_string={"q": ID_NUMBER, "status": "all"}).text
         assert "YS-20240308-00001" in found
 
+
+
+def test_a_rejected_declaration_resubmitted_asks_for_its_sealed_numbers_again(app, client, editor):
+    with app.app_context():
+        notice, token = services.submit(LOSS, services.flatten(loss_data()), now=at(DAY, 8))
+        ref = notice.ref
+    decide(app, editor, ref, "reject")
+    page = client.get(f"/track/{token}/resubmit").text
+    assert value_of(page, "items-0-document_number") == ""
+    assert value_of(page, "items-1-document_number") == ""
+    for number in (ID_NUMBER, CREDIT_CODE):
+        assert number not in page
+    # A number shown in full on public pages is offered again as it was.
+    with app.app_context():
+        notice, token = services.submit(
+            LOSS, services.flatten(loss_data("T540059774", "birth_certificate")), now=at(DAY, 8)
+        )
+        ref = notice.ref
+    decide(app, editor, ref, "withdraw")
+    page = client.get(f"/track/{token}/resubmit").text
+    assert value_of(page, "items-0-document_number") == "T540059774"
+
+
+def value_of(page, name):
+    """Return the value of the form's input ``name`` ("" when it has none)."""
+    [tag] = re.findall(r'<input[^>]*\bname="' + re.escape(name) + r'"[^>]*>', page)
+    found = re.search(r'\bvalue="([^"]*)"', tag)
+    return found.group(1) if found else ""
