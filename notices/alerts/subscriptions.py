@@ -20,8 +20,8 @@ approval, in Python; a board with many thousands of them would prefilter by type
 Links in mail are signed (itsdangerous, the app's secret key, one salt per purpose) and name
 the row by id and a random nonce of its own, so a link outlives nothing it points to. The
 confirmation link lasts ``ALERT_CONFIRM_DAYS``; manage and unsubscribe links as long as the
-subscription. A watched number is kept only as an HMAC of the normalized number, keyed with
-a key derived from the secret key: changing the secret key stops the watches.
+subscription. A watched number is kept only as its keyed hash (documents.number_hash), the
+one declared numbers are kept as, so a watch matches a loss item hash to hash.
 """
 import hmac
 import secrets
