@@ -483,3 +483,37 @@ def value_of(page, name):
     [tag] = re.findall(r'<input[^>]*\bname="' + re.escape(name) + r'"[^>]*>', page)
     found = re.search(r'\bvalue="([^"]*)"', tag)
     return found.group(1) if found else ""
+
+
+
+def postgresql_files(app, vacuum=None):
+    """Return the data files of the test database's tables and indexes, as bytes, after a
+    checkpoint has written every page to them (and ``vacuum`` has run first, if given)."""
+    with app.app_context(), db.engine.connect().execution_options(
+        isolation_level="AUTOCOMMIT", board_reading=True
+    ) as connection:
+        if vacuum:
+            connection.exec_driver_sql(vacuum)
+        connection.exec_driver_sql("CHECKPOINT")
+        files = connection.exec_driver_sql(
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname IN ('public', 'pg_toast') AND pg_relation_filepath(c.oid) IS NOT NULL"
+        ).scalars().all()
+    folder = conftest._cluster.data
+    return b"".join(read(folder / name) for name in files if (folder / name).exists())
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="PostgreSQL's own data files")
+@pytest.mark.parametrize("vacuum", ["VACUUM", "VACUUM FULL"])
+def test_postgresql_data_files_after_vacuum(app, editor, vacuum):
+    """The tables' files, as autovacuum (VACUUM) or an operator (VACUUM FULL) leaves them.
+    PostgreSQL's write-ahead log (pg_wal) is not read: it keeps page images until its
+    segments are recycled, as any backup of it does (README, Document numbers)."""
+    ref = submit(app)
+    assert ID_NUMBER.encode() in postgresql_files(app)
+    decide(app, editor, ref, "approve")
+    held = postgresql_files(app, vacuum)
+    assert hash_of(app, ID_NUMBER).encode() in held
+    for number in full_numbers():
+        assert number not in held
