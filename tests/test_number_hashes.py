@@ -118,10 +118,11 @@ def database_bytes(app):
     checkpoint; on PostgreSQL every table's rows as text."""
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            # The WAL keeps the pages a transaction wrote until a checkpoint copies them into
-            # the file and the WAL starts again; SQLite does so itself every 1,000 pages and
-            # when its last connection closes. Checkpointed here as that would, then both
-            # files are read whole (the WAL is read too, whatever is left in it).
+            # The WAL keeps the pages transactions wrote until a checkpoint copies them into
+            # the file and later writes go over them; SQLite checkpoints by itself every 1,000
+            # pages, and removes the WAL when its last connection closes. Checkpointed and
+            # truncated here as that close would, then both files are read whole (the WAL
+            # too, whatever is left in it).
             # Outside any transaction, as SQLite checkpoints: on a raw connection.
             raw = db.engine.raw_connection()
             try:
