@@ -2,7 +2,8 @@
 public form remain, and everything that matches a number matches the hash.
 
 "Nowhere" is checked in the raw bytes: the SQLite file and its WAL (PostgreSQL: every
-table's rows as text), the search index's files, and every log record written meanwhile.
+table's rows as text, and its tables' files after VACUUM), the search index's files, and
+every log record written meanwhile.
 Each check also finds what it should (the full number while a notice waits, the hash once
 indexed), so that a check reading the wrong place cannot pass by finding nothing.
 """
