@@ -112,6 +112,20 @@ def generate(n, seed=7, start=date(2021, 11, 25), days=5 * 365):
             yield "loss_declaration", data, day
 
 
+
+def declared_numbers(n, seed=7):
+    """Return every document number the corpus of n notices declares, normalized.
+
+    The board keeps a published number only as its keyed hash and its public form, so what
+    needs the numbers themselves (the peers' indexes, the queries for numbers) takes them
+    from the corpus, which is the same for the same n and seed.
+    """
+    return {
+        documents.normalize_number(item["document_number"])
+        for code, data, _day in generate(n, seed) if code == "loss_declaration"
+        for item in data["items"]
+    }
+
 def write_lines(notices, path):
     """Write (code, data, day) notices to ``path`` as import lines, each published at 09:00 on
     its day; return how many."""

@@ -60,7 +60,6 @@ from notices import documents  # noqa: E402
 from notices import expiry  # noqa: E402
 from notices import search  # noqa: E402
 from notices.extensions import db  # noqa: E402
-from notices.models import PUBLIC_STATUSES  # noqa: E402
 from notices.models import LossItem  # noqa: E402
 from notices.models import Notice  # noqa: E402
 
@@ -165,8 +164,12 @@ def fold(text):
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def public_documents(today):
-    """Return every public notice as a plain dict: what the engines index, and the truth."""
+def public_documents(today, n):
+    """Return every public notice as a plain dict: what the engines index, and the truth.
+
+    A notice's numbers are the corpus's (of ``n`` notices) whose keyed hashes it keeps.
+    """
+    by_hash = {documents.number_hash(number): number for number in corpus.declared_numbers(n)}
     docs = []
     for notice in board.public_notices():
         shown = board.show(notice, today)
@@ -177,7 +180,7 @@ def public_documents(today):
             "window_end": day(notice.window_end),
             "published_on": day(notice.published_on),
             "text": shown.title + "\n" + shown.text.plain(),
-            "numbers": [item.document_number for item in notice.items],
+            "numbers": [by_hash[item.number_hash] for item in notice.items],
         })
     return docs
 
@@ -732,10 +735,8 @@ def main():
         today_date = expiry.board_today(expiry.utcnow())
         today = day(today_date)
         started = time.perf_counter()
-        docs = public_documents(today_date)
-        numbers = set(db.session.scalars(
-            db.select(LossItem.document_number).join(LossItem.notice).where(Notice.status.in_(PUBLIC_STATUSES))
-        ))
+        docs = public_documents(today_date, args.n)
+        numbers = {number for d in docs for number in d["numbers"]}
         phase("public text of every notice", started)
         log(f"{len(docs)} public notices, {len(numbers)} document numbers, today {today_date}")
 

@@ -119,11 +119,14 @@ def mixed_searches(db, path):
     import urllib.parse
 
     sys.path[:0] = [ROOT, os.path.join(ROOT, "bench")]
+    from bench import corpus
     from bench.search_peers import make_queries
 
     with sqlite3.connect(db) as conn:
-        numbers = {n for (n,) in conn.execute("SELECT document_number FROM loss_item")}
+        # The board keeps only hashes of the numbers: they are the bench corpus's own.
+        count = conn.execute("SELECT count(*) FROM notice").fetchone()[0]
         kinds = sorted(k for (k,) in conn.execute("SELECT DISTINCT kind FROM notice"))
+    numbers = corpus.declared_numbers(count)
     queries = make_queries(20, numbers, kinds)
     lines = [
         "/search?" + urllib.parse.urlencode({"q": q.text, **({"type": q.kind} if q.kind else {})})

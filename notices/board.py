@@ -262,11 +262,17 @@ class Declared:
 
 
 def lost_documents(number, today):
-    """Return the public declarations voiding ``number`` (already normalized), newest first."""
+    """Return the public declarations voiding ``number`` (already normalized), newest first.
+
+    Matched by keyed hash: a published item keeps only the number's public form and hash.
+    """
     items = db.session.scalars(
         db.select(LossItem)
         .join(LossItem.notice)
-        .where(LossItem.document_number == number, Notice.status.in_(PUBLIC_STATUSES))
+        .where(
+            LossItem.number_hash == documents.number_hash(number),
+            Notice.status.in_(PUBLIC_STATUSES),
+        )
         .order_by(Notice.published_at.desc())
     ).all()
     return [_declared(item, today) for item in items]

@@ -32,6 +32,10 @@ DEMO_EDITOR = "demo-editor"
 def init_db_command():
     """Create the database or bring it up to the latest schema."""
     flask_migrate.upgrade(directory=current_app.extensions["migrate"].directory)
+    try:
+        services.check_number_key()
+    except services.NumberKeyChanged as changed:
+        raise click.ClickException(str(changed)) from None
     click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
     search.prepare_index()
     if search.text_version() != search.TEXT_VERSION:

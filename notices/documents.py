@@ -1,12 +1,17 @@
 """Document types named in loss declarations, and the rules their numbers must follow.
 
 Pure functions: forms, the API and the lost-document lookup all call them, so every entry
-point refuses the same number with the same message.
+point refuses the same number with the same message. The keyed hash at the end reads the
+app's key.
 """
+import hashlib
+import hmac
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+
+from flask import current_app
 
 from notices import wording
 
@@ -207,3 +212,55 @@ def mask_number(document_type, number):
     if document_type in KEPT and len(number) > sum(KEPT[document_type]):
         return _hide(number, *KEPT[document_type])
     return mask_id_numbers(number)
+
+
+# --- numbers kept as keyed hashes --------------------------------------------------------
+#
+# A full number is needed only while an editor reviews it. From the decision on (approve,
+# reject, withdraw; an import publishes at once) a loss item keeps the number's public form
+# (mask_number: what pages have always shown) and its keyed hash, and everything that matches
+# a number (the lookups, the review's duplicate warning, the number watch, both search
+# engines) hashes what a person types and compares hashes. The key never leaves the
+# configuration, so a copy of the database, a backup or an index file cannot be checked
+# against a list of candidate numbers: an unkeyed hash of an 18-digit ID number, most of
+# whose digits a public page shows, would be undone by trying the hidden ones.
+#
+# The key is HMAC(NUMBER_HASH_KEY, "document-watch"), NUMBER_HASH_KEY defaulting to
+# SECRET_KEY: the derivation the number watch has used from the start, so watches stored
+# before keep matching. Changing the key makes every stored hash stop matching (a lookup
+# finds nothing, a watch never fires), and the full numbers needed to compute them again are
+# gone by design: whoever rotates SECRET_KEY sets FLASK_NUMBER_HASH_KEY to the old secret
+# (README, "Document numbers"), and `flask init-db` refuses to go on with a key other than
+# the one the stored hashes were made with (number_key_fingerprint).
+_NUMBER_KEY_LABEL = b"document-watch"
+
+
+def _number_key():
+    config = current_app.config
+    secret = (config.get("NUMBER_HASH_KEY") or config["SECRET_KEY"]).encode()
+    return hmac.new(secret, _NUMBER_KEY_LABEL, hashlib.sha256).digest()
+
+
+def number_hash(number):
+    """Return the keyed hash (64 hex characters) of a document number, normalized first, so
+    that any way of typing one number gives one hash."""
+    return hmac.new(_number_key(), normalize_number(number).encode(), hashlib.sha256).hexdigest()
+
+
+def number_key_fingerprint():
+    """Return a short fingerprint of the number key, to tell a changed key without keeping
+    the key (a hash of a fixed label, which no document number can equal)."""
+    return hmac.new(_number_key(), b"\x00fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+def sealed_item(item):
+    """Return a declared document (a dict with the full, normalized number) as a decided
+    loss item keeps it: the number's public form and keyed hash, and any ID number typed in
+    the owner's or the document's name masked (models.LossItem.seal does the same to a row)."""
+    return dict(
+        item,
+        document_number=mask_number(item["document_type"], item["document_number"]),
+        number_hash=number_hash(item["document_number"]),
+        owner_name=mask_id_numbers(item["owner_name"]),
+        document_type_other=mask_id_numbers(item.get("document_type_other")),
+    )

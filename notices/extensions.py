@@ -47,6 +47,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         # Readers never wait for a writer, and a writer waits its turn instead of failing.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Deleted and overwritten content is zeroed, not left in free space: a sealed number.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
 

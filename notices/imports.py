@@ -62,6 +62,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from notices import board
+from notices import documents
 from notices import expiry
 from notices import services
 from notices.extensions import db
@@ -384,7 +385,8 @@ def _insert_rows(lines, now):
             "ref": ref,
             "kind": line.kind.code,
             "status": "revoked" if line.revoked_at else "published",
-            "fields": line.fields,
+            # Published at once, so sealed at once (services.sealed): no full ID number kept.
+            "fields": documents.mask_strings(line.fields),
             "tracking_hash": line.tracking_hash,
             "window_start": line.window_start,
             "window_end": line.window_end,
@@ -393,8 +395,9 @@ def _insert_rows(lines, now):
             "published_at": line.published_at,
             "published_on": expiry.board_today(line.published_at),
             "closed_at": line.revoked_at,
-            "reason": line.reason,
+            "reason": documents.mask_id_numbers(line.reason),
             **line.submitter,
+            "submitter_name": documents.mask_id_numbers(line.submitter["submitter_name"]),
         }
         for ref, line in lines.items()
     ]
@@ -402,7 +405,8 @@ def _insert_rows(lines, now):
     items, events = [], []
     for ref, line in lines.items():
         items += [
-            {"notice_id": ids[ref], "position": i, **item} for i, item in enumerate(line.items)
+            {"notice_id": ids[ref], "position": i, **documents.sealed_item(item)}
+            for i, item in enumerate(line.items)
         ]
         events.append(
             {"notice_id": ids[ref], "action": "import", "actor": IMPORTER, "user_id": None,
@@ -411,7 +415,7 @@ def _insert_rows(lines, now):
         if line.revoked_at:
             events.append(
                 {"notice_id": ids[ref], "action": "revoke", "actor": IMPORTER, "user_id": None,
-                 "reason": line.reason, "created_at": line.revoked_at}
+                 "reason": documents.mask_id_numbers(line.reason), "created_at": line.revoked_at}
             )
     if items:
         db.session.execute(db.insert(LossItem), items)

@@ -114,8 +114,13 @@ class LossItem(db.Model):
     owner_name: Mapped[str] = mapped_column(String(100))
     document_type: Mapped[str] = mapped_column(String(32))
     document_type_other: Mapped[str | None] = mapped_column(String(30))
-    # Upper-case without spaces (documents.normalize_number), so lookups are exact.
-    document_number: Mapped[str] = mapped_column(String(40), index=True)
+    # Upper-case without spaces (documents.normalize_number) while the notice waits for a
+    # decision, for the editor to check; from the decision on, only the public form
+    # (documents.mask_number). See seal().
+    document_number: Mapped[str] = mapped_column(String(40))
+    # documents.number_hash of the full number: what the lookups, the duplicate warning, the
+    # number watch and the search match, from submission on.
+    number_hash: Mapped[str] = mapped_column(String(64), index=True)
 
     notice: Mapped[Notice] = relationship(back_populates="items")
 
@@ -125,7 +130,15 @@ class LossItem(db.Model):
 
     @property
     def masked_number(self):
+        # The public form of a sealed number is its own public form: masking is idempotent.
         return documents.mask_number(self.document_type, self.document_number)
+
+    def seal(self):
+        """Keep only the public form of the number (its hash is kept already), and mask any
+        ID number typed in the owner's name or the document's name."""
+        self.document_number = self.masked_number
+        self.owner_name = documents.mask_id_numbers(self.owner_name)
+        self.document_type_other = documents.mask_id_numbers(self.document_type_other)
 
     def __repr__(self):
         return f"<LossItem {self.document_type} {self.masked_number}>"
@@ -411,3 +424,20 @@ class AlertMatch(db.Model):
 
     def __repr__(self):
         return f"<AlertMatch {self.subscription_id} {self.notice_id} {self.day}>"
+
+
+class NumberKey(db.Model):
+    """The fingerprint of the key document numbers are hashed with (documents.number_hash).
+
+    One row, written with the first hashes; `flask init-db` refuses to go on with another
+    key, which would leave every stored hash unmatched.
+    """
+
+    __tablename__ = "number_key"
+
+    # Always 1.
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(16))
+
+    def __repr__(self):
+        return f"<NumberKey {self.fingerprint}>"

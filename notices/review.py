@@ -59,24 +59,27 @@ def concerns(notices, today):
 
 
 def _declared_before(notices, found):
+    # Compared by keyed hash: a published item keeps no full number, and a pending item's
+    # hash was taken from the number it declares. The editor is shown the number as the
+    # item holds it: in full while it waits, masked once decided.
     items = [item for notice in notices for item in notice.items]
     if not items:
         return
     rows = db.session.execute(
-        db.select(LossItem.document_type, LossItem.document_number, Notice.id, Notice.ref,
+        db.select(LossItem.document_type, LossItem.number_hash, Notice.id, Notice.ref,
                   Notice.published_on)
         .join(LossItem.notice)
         .where(
-            LossItem.document_number.in_(sorted({item.document_number for item in items})),
+            LossItem.number_hash.in_(sorted({item.number_hash for item in items})),
             Notice.status.in_(PUBLIC_STATUSES),
         )
         .order_by(Notice.published_on, Notice.id)
     ).all()
     earlier = defaultdict(list)
     for row in rows:
-        earlier[row.document_type, row.document_number].append(row)
+        earlier[row.document_type, row.number_hash].append(row)
     for item in items:
-        for other in earlier[item.document_type, item.document_number]:
+        for other in earlier[item.document_type, item.number_hash]:
             if other.id != item.notice_id:
                 found[item.notice_id].append(Concern(
                     DECLARED_BEFORE,

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from notices import board
+from notices import documents
 from notices import expiry
 from notices import kinds
 from notices import search
@@ -27,6 +28,7 @@ from notices.mail import submitters
 from notices.models import AuditEntry
 from notices.models import LossItem
 from notices.models import Notice
+from notices.models import NumberKey
 
 # Crockford's base-32 letters: no I, L, O or U to misread when a ref is read out by phone.
 REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -216,7 +218,8 @@ def submit(kind, formdata, *, now, key=None):
         submitted_at=now,
     )
     notice.items = [
-        LossItem(position=i, **item) for i, item in enumerate(kind.items_from_form(form))
+        LossItem(position=i, number_hash=documents.number_hash(item["document_number"]), **item)
+        for i, item in enumerate(kind.items_from_form(form))
     ]
     notice.events.append(AuditEntry(action="submit", actor="提交人", created_at=now))
     if not _insert_with_ref(notice, kind, now, token):
@@ -270,9 +273,10 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
     The UPDATE names the expected statuses, so two editors clicking at once cannot both win.
     """
     if reason is not None:
-        values["reason"] = reason
+        reason = values["reason"] = documents.mask_id_numbers(reason)
     if (refused := refusal(notice, allowed, action)) is not None:
         raise refused
+    values.update(sealed(notice))
     result = db.session.execute(
         update(Notice)
         .where(Notice.id == notice.id, Notice.status.in_(allowed))
@@ -282,6 +286,7 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
     if result.rowcount != 1:
         db.session.rollback()
         raise NoticeError.on("status", f"公告状态已被他人更改,不能{ACTIONS[action]}")
+    db.session.flush()  # the sealed items, before anything reads them back
     if action in INDEXED_ACTIONS:
         # In this transaction: an outbox row for Whoosh, the search row itself on PostgreSQL.
         search.record(notice, now)
@@ -392,3 +397,44 @@ def expire_due(today, *, now):
         board.touch_generation()
     db.session.commit()
     return len(due)
+
+
+def sealed(notice):
+    """Seal a notice at its decision; return the notice's columns to write with it.
+
+    Every decision (approve, reject, withdraw; a revocation finds it sealed already) is the
+    moment a full document number stops being needed: its items keep the public form and
+    the keyed hash (LossItem.seal), and any ID number typed elsewhere (a name, a title, a
+    project, the submitter's name) is kept masked as public pages show it, so that no full
+    ID number stays in the database. What pages and the API show does not change: they
+    showed exactly these masked forms before.
+    """
+    for item in notice.items:
+        item.seal()
+    return {
+        "fields": documents.mask_strings(notice.fields),
+        "submitter_name": documents.mask_id_numbers(notice.submitter_name),
+    }
+
+
+class NumberKeyChanged(Exception):
+    """Document numbers are hashed with a key other than the stored hashes were made with."""
+
+
+def check_number_key():
+    """Record the number key's fingerprint, or raise :class:`NumberKeyChanged` if the stored
+    hashes were made with another key: every lookup, duplicate warning and watch would then
+    quietly find nothing, and the full numbers to hash again are gone."""
+    fingerprint = documents.number_key_fingerprint()
+    stored = db.session.get(NumberKey, 1)
+    if stored is None:
+        db.session.add(NumberKey(id=1, fingerprint=fingerprint))
+        db.session.commit()
+    elif stored.fingerprint != fingerprint:
+        db.session.rollback()
+        raise NumberKeyChanged(
+            "document numbers are stored as hashes made with another key: set "
+            "FLASK_NUMBER_HASH_KEY to the SECRET_KEY they were made with (README, Document numbers)"
+        )
+    else:
+        db.session.rollback()

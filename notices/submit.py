@@ -280,6 +280,11 @@ def _filled_from(kind, notice, today):
         # A start already past would only be refused: the new collection starts today at the
         # earliest.
         data["window_start"] = max(notice.window_start, today)
+    # A decided submission keeps no full ID number or credit code (services.sealed), only its
+    # masked form: the submitter types the number again rather than correct a row of stars.
+    for item in data.get("items", ()):
+        if "*" in item["document_number"]:
+            item["document_number"] = ""
     return data
 
 

@@ -181,8 +181,8 @@ def break_an_index(path):
     with closing(sqlite3.connect(path)) as copy, copy:
         copy.execute("PRAGMA writable_schema=ON")
         copy.execute(
-            "UPDATE sqlite_schema SET sql = replace(sql, '(document_number)', '(owner_name)')"
-            " WHERE name = 'ix_loss_item_document_number'"
+            "UPDATE sqlite_schema SET sql = replace(sql, '(number_hash)', '(owner_name)')"
+            " WHERE name = 'ix_loss_item_number_hash'"
         )
 
 

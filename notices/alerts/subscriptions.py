@@ -20,10 +20,9 @@ approval, in Python; a board with many thousands of them would prefilter by type
 Links in mail are signed (itsdangerous, the app's secret key, one salt per purpose) and name
 the row by id and a random nonce of its own, so a link outlives nothing it points to. The
 confirmation link lasts ``ALERT_CONFIRM_DAYS``; manage and unsubscribe links as long as the
-subscription. A watched number is kept only as an HMAC of the normalized number, keyed with
-a key derived from the secret key: changing the secret key stops the watches.
+subscription. A watched number is kept only as its keyed hash (documents.number_hash), the
+one declared numbers are kept as, so a watch matches a loss item hash to hash.
 """
-import hashlib
 import hmac
 import secrets
 from datetime import timedelta
@@ -111,11 +110,8 @@ def links(subscription):
     )
 
 
-def number_hash(number):
-    """Return the keyed hash a watch keeps of a document number (normalized first)."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    key = hmac.new(secret, b"document-watch", hashlib.sha256).digest()
-    return hmac.new(key, documents.normalize_number(number).encode(), hashlib.sha256).hexdigest()
+# The keyed hash a watch keeps of a document number: the one loss items keep of theirs.
+number_hash = documents.number_hash
 
 
 def masked(number):
@@ -155,14 +151,14 @@ def applies(subscription, notice, shown):
     """Return True if the newly published ``notice`` is what ``subscription`` follows."""
     if subscription.what == "number":
         return notice.kind == LOSS_KIND and any(
-            hmac.compare_digest(number_hash(item.document_number), subscription.number_hash)
+            hmac.compare_digest(item.number_hash, subscription.number_hash)
             for item in notice.items
         )
     if subscription.notice_kind and subscription.notice_kind != notice.kind:
         return False
     if subscription.issuer and subscription.issuer != notice.kind_def.issuer(notice.fields):
         return False
-    numbers = {item.document_number for item in notice.items}
+    numbers = {item.number_hash for item in notice.items}
     return matches(subscription.q, shown.title + "\n" + shown.text.plain(), numbers)
 
 

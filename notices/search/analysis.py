@@ -218,7 +218,8 @@ def use_dictionary_cache(folder):
 
 def matches(q, text, numbers=()):
     """Return True if a search for ``q`` finds a notice whose public title and text are
-    ``text`` and whose declared document numbers are ``numbers``.
+    ``text`` and whose declared document numbers have the keyed hashes ``numbers``
+    (documents.number_hash).
 
     The engines' rule written once more as a predicate on one notice, for the alerts that
     match a notice the moment it is published (notices/alerts.py), before any index holds
@@ -241,7 +242,7 @@ def matches(q, text, numbers=()):
     for word in typed:
         options = []
         if number := as_number(word):
-            options.append(number in numbers)
+            options.append(documents.number_hash(number) in numbers)
         options.append(substring(word))
         pieces = list(dict.fromkeys(w for w, *_ in words(word) if len(w) > 1 or not w.isascii()))
         if len(pieces) > 1:

@@ -28,6 +28,7 @@ from whoosh.util.filelock import try_for
 from whoosh.writing import CLEAR
 
 from notices import wording
+from notices.documents import number_hash
 from notices.search.analysis import MAX_WORDS  # noqa: F401
 from notices.search.analysis import as_number
 from notices.search.analysis import grams
@@ -77,7 +78,8 @@ SCHEMA = Schema(
     title=TEXT(analyzer=_Tokenizer(words), field_boost=2.0, phrase=False),
     words=TEXT(analyzer=_Tokenizer(words), phrase=False),
     grams=TEXT(analyzer=_Tokenizer(grams), phrase=True),
-    # Full document numbers, upper-case: exact matches only, never stored or shown.
+    # Document numbers as their keyed hashes (documents.number_hash): exact matches only.
+    # An index file's terms are readable, so no full number is ever written here.
     numbers=KEYWORD(lowercase=False, commas=False),
 )
 
@@ -116,9 +118,10 @@ TIERS = (LIVE, ARCHIVE)
 # What public text the index is made from. Raise it when what pages show changes in a way the
 # index must follow: version 2 masks ID numbers to 4 + 1 characters (version 1 indexed the 6 + 4
 # of older pages, so a search for those digits still found them) and drops invisible characters;
-# version 3 splits the index into its live and archive tiers. `flask init-db`, run on every
-# upgrade, rebuilds an index of an older version.
-TEXT_VERSION = 3
+# version 3 splits the index into its live and archive tiers; version 4 holds document
+# numbers as their keyed hashes (older versions held them in full). `flask init-db`, run on
+# every upgrade, rebuilds an index of an older version.
+TEXT_VERSION = 4
 _VERSION_FILE = "board-text-version"
 
 # Opened indexes and searchers belong to one process: gunicorn preloads the app and forks, and
@@ -276,7 +279,7 @@ def _finish(writers, touched):
 
 def document(notice, shown):
     """Return the index document for a public notice as the public sees it."""
-    numbers = " ".join(item.document_number for item in notice.items)
+    numbers = " ".join(item.number_hash for item in notice.items)
     return {
         "ref": notice.ref,
         "kind": notice.kind,
@@ -570,7 +573,7 @@ def _word_query(word):
     """Return the query for one typed word: a substring, its jieba words, or a document number."""
     options = []
     if number := as_number(word):
-        options.append(Q.Term("numbers", number, boost=4.0))
+        options.append(Q.Term("numbers", number_hash(number), boost=4.0))
     # Digits and letters repeat in every phone and masked number: only their exact sequence
     # means anything, so they keep their positions.
     whole = _substring(word, exact=word.isascii())

@@ -35,6 +35,7 @@ import logging
 from contextlib import contextmanager
 
 from notices import wording
+from notices.documents import number_hash
 from notices.search.analysis import as_number
 from notices.search.analysis import grams
 from notices.search.analysis import highlight_words
@@ -88,7 +89,8 @@ def _quote(lexeme):
 
 def vector(title, text, numbers):
     """Return the tsvector literal of a notice: its bigrams and words at their character
-    offsets in ``public_text`` (title, newline, text), and its document numbers."""
+    offsets in ``public_text`` (title, newline, text), and its document numbers' keyed
+    hashes."""
     positions = {}
 
     def add(lexeme, at, weight):
@@ -395,7 +397,7 @@ class _Query:
         without spaces, or a document number; None if it can match nothing."""
         options = []
         if number := as_number(word):
-            lexeme = _quote(number) + ":A"
+            lexeme = _quote(number_hash(number)) + ":A"
             options.append((lexeme, f"d.document @@ CAST({self.param(lexeme)} AS tsquery)"))
         # Digits and letters repeat in every phone and masked number: their bigrams are
         # looked for in order, as Whoosh's engine does.
