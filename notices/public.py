@@ -23,6 +23,7 @@ from notices import pages
 from notices import search
 from notices import wording
 from notices.extensions import db
+from notices.objections import records as objections
 
 bp = Blueprint("public", __name__)
 
@@ -88,13 +89,18 @@ def notice(ref):
     status = board.public_status(ref)
     if status is None:
         abort(404)
-    # A published notice changes only by revocation: its page is kept across generations.
-    return pages.serve(_notice_page, depends_on=status, ref=ref)
+    # A published notice changes only by revocation, and its page by objections to it: it is
+    # kept across generations, under its status and its objections' counts.
+    return pages.serve(_notice_page, depends_on=(status, *objections.counts_by_ref(ref)), ref=ref)
 
 
 def _notice_page(today, ref):
     shown = pages.show(board.find(ref), today)
-    return render_template("public/notice.html", shown=shown, today=today)
+    return render_template(
+        "public/notice.html", shown=shown, today=today,
+        objection_counts=objections.public_counts(shown.notice),
+        objecting=objections.is_open(shown.notice, today),
+    )
 
 
 @bp.get("/archive")
