@@ -206,6 +206,8 @@ def test_a_revoked_wage_notice_takes_no_objection(app, client, make_notice):
     with on(DAY):
         form = client.get(f"/notices/{revoked.ref}/objection")
         assert form.status_code == 200 and "<form" not in text(form).split("<main", 1)[1]
+        assert "这份公示已撤销,不再接受新的异议" in text(form)
+        assert "公示已撤销,不再接受新的异议" in text(client.get(f"/notices/{revoked.ref}"))
         refused = object_to(client, revoked.ref)
         assert refused.status_code == 409 and "不再接受新的异议" in text(refused)
     assert objections(app) == []
@@ -227,7 +229,8 @@ def test_the_window_closes_at_midnight_in_lhasa(app, client, wage):
         assert "收到异议 1 件,已解决 0 件" in page
         form = client.get(f"/notices/{wage.ref}/objection")
         assert form.status_code == 200
-        assert 'name="amount"' not in text(form) and "不再接受新的异议" in text(form)
+        assert 'name="amount"' not in text(form)
+        assert f"这份公示的异议期已于{LAST_DAY.year}年{LAST_DAY.month}月{LAST_DAY.day}日结束" in text(form)
         refused = object_to(client, wage.ref)
         assert refused.status_code == 409 and "不再接受新的异议" in text(refused)
     assert len(objections(app)) == 1

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from notices import expiry
 from notices.documents import mask_id_numbers
 from notices.extensions import db
+from notices.kinds.wage_clearance import DEFAULT_AUTHORITY
 from notices.mail.outbox import queue
 from notices.mail.submitters import BOARD_NAME
 from notices.models import Notice
@@ -81,7 +82,7 @@ def submit(notice, *, name, phone, amount_fen, period, work, details=None, now):
     token = secrets.token_urlsafe(24)
     objection = Objection(
         notice_id=notice.id,
-        authority=notice.fields["authority"],
+        authority=notice.fields.get("authority") or DEFAULT_AUTHORITY,
         name=name, phone=phone, amount_fen=amount_fen, period=period, work=work,
         details=details or None,
         tracking_hash=hash_token(token),
