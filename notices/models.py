@@ -6,6 +6,7 @@ from datetime import timezone
 
 from flask_login import UserMixin
 from sqlalchemy import JSON
+from sqlalchemy import BigInteger
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
@@ -441,8 +442,9 @@ class Objection(db.Model):
     authority: Mapped[str] = mapped_column(String(100), index=True)
     name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str] = mapped_column(String(32))
-    # What is owed, in fen (分): exact, and the same on every database.
-    amount_fen: Mapped[int]
+    # What is owed, in fen (分): exact, and the same on every database; up to 99,999,999.99
+    # yuan, past a 32-bit integer.
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
     period: Mapped[str] = mapped_column(String(100))
     work: Mapped[str] = mapped_column(String(200))
     details: Mapped[str | None] = mapped_column(Text)

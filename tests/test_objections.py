@@ -184,6 +184,12 @@ def test_amounts_are_read_as_people_write_them(typed, fen):
     assert amount_fen(typed) == fen
 
 
+def test_the_largest_amount_is_stored_exactly(app, client, wage):
+    with on(DAY):
+        assert object_to(client, wage.ref, amount="99,999,999.99元").status_code == 302
+    assert objections(app)[0].amount_fen == 9_999_999_999
+
+
 def test_the_details_are_optional(app, client, wage):
     with on(DAY):
         assert object_to(client, wage.ref, details="").status_code == 302

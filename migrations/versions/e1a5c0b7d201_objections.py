@@ -28,7 +28,7 @@ def upgrade():
     sa.Column('authority', sa.String(length=100), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('phone', sa.String(length=32), nullable=False),
-    sa.Column('amount_fen', sa.Integer(), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
     sa.Column('period', sa.String(length=100), nullable=False),
     sa.Column('work', sa.String(length=200), nullable=False),
     sa.Column('details', sa.Text(), nullable=True),

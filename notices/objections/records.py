@@ -205,16 +205,19 @@ def counts(notice_id):
     return received, resolved
 
 
-# Read on every view of a permalink with its status: plain SQL, one statement.
-_COUNTS_BY_REF = db.text(
-    "SELECT count(o.id), count(CASE WHEN o.status = 'resolved' THEN 1 END) "
-    "FROM objection o JOIN notice n ON n.id = o.notice_id WHERE n.ref = :ref"
+# Read on every view of a permalink: plain SQL, one statement for the status and the counts.
+_PERMALINK = db.text(
+    "SELECT n.status, count(o.id), count(CASE WHEN o.status = 'resolved' THEN 1 END) "
+    "FROM notice n LEFT JOIN objection o ON o.notice_id = n.id "
+    "WHERE n.ref = :ref GROUP BY n.id, n.status"
 )
 
 
-def counts_by_ref(ref):
-    """Return (received, resolved) for the notice ``ref``; (0, 0) for any other type."""
-    return tuple(db.session.execute(_COUNTS_BY_REF, {"ref": ref}).one())
+def permalink_key(ref):
+    """Return (status, received, resolved) of the notice ``ref``, or None if there is none:
+    what its kept permalink depends on."""
+    row = db.session.execute(_PERMALINK, {"ref": ref}).one_or_none()
+    return tuple(row) if row is not None else None
 
 
 def public_counts(notice):
