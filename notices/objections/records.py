@@ -6,9 +6,10 @@ is written then. Callers read the clock once and pass ``now`` (aware).
 
 The public sees two numbers per wage notice, how many objections it received and how many
 were resolved (:func:`counts`). A notice's permalink is kept by every worker as rendered
-(notices/pages.py), keyed by the notice's status and those two numbers (public.notice reads
-them with the status), so a new or resolved objection shows on the next request to any
-worker without touching the generation every listing is kept under: no listing shows them.
+(notices/pages.py), keyed by the notice's status and those two numbers, read in one statement
+on every request (:func:`permalink_key`), so a new or resolved objection shows on the next
+request to any worker without touching the generation every listing is kept under: no
+listing shows them.
 """
 import secrets
 
