@@ -108,6 +108,8 @@ def test_an_objection_is_stored_with_a_private_tracking_page_and_mailed_to_the_c
         page = text(client.get(f"/notices/{wage.ref}"))
         assert "收到异议 0 件,已解决 0 件" in page
         assert f'href="/notices/{wage.ref}/objection"' in page
+        # Each wage notice in a listing links its form too.
+        assert f'href="/notices/{wage.ref}/objection"' in text(client.get("/types/wage_clearance"))
         form = client.get(f"/notices/{wage.ref}/objection")
         assert form.status_code == 200 and AUTHORITY in text(form)
         response = object_to(client, wage.ref)
