@@ -14,6 +14,7 @@ from notices import errors
 from notices import feeds
 from notices import logs
 from notices import mail
+from notices import objections
 from notices import pages
 from notices import public
 from notices import search
@@ -167,6 +168,7 @@ def create_app(test_config=None, instance_path=None):
     app.register_blueprint(feeds.bp)
     app.register_blueprint(alerts.bp)
     days.init_app(app)
+    app.register_blueprint(objections.bp)
     # The API authenticates nothing by cookie, so a cross-site form cannot act through it.
     csrf.exempt(api.bp)
     return app

@@ -8,6 +8,7 @@ from argon2.exceptions import VerificationError
 from flask import current_app
 
 from notices import expiry
+from notices import wording
 from notices.extensions import db
 from notices.extensions import login_manager
 from notices.extensions import reading
@@ -18,36 +19,48 @@ from notices.services import hash_token
 # argon2-cffi's defaults are RFC 9106's low-memory profile (64 MiB, 3 passes), above OWASP's floor.
 hasher = PasswordHasher()
 
-ROLES = ("editor", "admin")
+# An "authority" handles the objections addressed to it (notices/objections) and nothing else.
+ROLES = ("editor", "admin", "authority")
 MIN_PASSWORD = 10
+# The longest authority name a wage notice may give (kinds/wage_clearance.py).
+MAX_AUTHORITY = 100
 
 
 class AccountError(ValueError):
     """An account that cannot be created as asked; the message says why."""
 
 
-def _check(username, password, role):
+def _check(username, password, role, authority=None):
     if not username or len(username) > 50 or not username.replace("-", "").replace("_", "").isalnum():
         raise AccountError("用户名须为1至50位字母、数字、-或_")
     if role not in ROLES:
         raise AccountError(f"角色只能是 {' 或 '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"密码至少{MIN_PASSWORD}位")
+    if role == "authority" and not (authority and len(authority) <= MAX_AUTHORITY):
+        raise AccountError(f"受理部门账户须填写部门名称(1至{MAX_AUTHORITY}个字),与公示中的写法一致")
+    if role != "authority" and authority:
+        raise AccountError("只有受理部门账户填写部门名称")
 
 
 def find(username):
     return db.session.scalar(db.select(User).where(User.username == username))
 
 
-def create_user(username, password, *, role="editor"):
-    """Create an account; refuse a taken name, a weak password or an unknown role."""
-    _check(username, password, role)
+def create_user(username, password, *, role="editor", authority=None):
+    """Create an account; refuse a taken name, a weak password or an unknown role.
+
+    An ``authority`` account names the authority whose objections it handles.
+    """
+    authority = wording.visible(authority).strip() if authority else None
+    _check(username, password, role, authority)
     if find(username) is not None:
         raise AccountError(f"用户 {username} 已存在")
     user = User(
         username=username,
         password_hash=hasher.hash(password),
         role=role,
+        authority=authority,
         created_at=expiry.utcnow(),
     )
     db.session.add(user)
@@ -60,7 +73,7 @@ def set_password(username, password, *, role="editor"):
     user = find(username)
     if user is None:
         return create_user(username, password, role=role)
-    _check(username, password, role)
+    _check(username, password, role, user.authority)
     user.password_hash = hasher.hash(password)
     # Whoever knew the old password is logged out with it.
     end_sessions_of(user, now=expiry.utcnow())

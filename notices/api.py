@@ -17,6 +17,7 @@ from notices import services
 from notices.extensions import db
 from notices.extensions import limiter
 from notices.models import Notice
+from notices.objections import records as objections
 from notices.services import NoticeError
 from notices.urls import public_url
 
@@ -142,7 +143,10 @@ def notice(ref):
     notice = board.find(ref)
     if notice is None:
         return error_response(404, f"no published notice with ref {ref}")
-    return notice_json(pages.show(notice, expiry.board_today(expiry.utcnow())))
+    body = notice_json(pages.show(notice, expiry.board_today(expiry.utcnow())))
+    if (counts := objections.public_counts(notice)) is not None:
+        body["objections"] = counts
+    return body
 
 
 @bp.post("/submissions")

@@ -255,16 +255,18 @@ def _lines_in(file):
 @click.command("create-user")
 @with_appcontext
 @click.argument("name")
-@click.option("--role", type=click.Choice(["editor", "admin"]), default="editor", show_default=True)
+@click.option("--role", type=click.Choice(accounts.ROLES), default="editor", show_default=True)
+@click.option("--authority", help="The authority an authority account handles objections for, "
+              "as wage notices name it (当地劳动局).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def create_user_command(name, role, password_stdin):
-    """Create an editor or admin account."""
+def create_user_command(name, role, authority, password_stdin):
+    """Create an editor, admin or authority account."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        accounts.create_user(name, password, role=role)
+        accounts.create_user(name, password, role=role, authority=authority)
     except accounts.AccountError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Created {role} {name}.")

@@ -35,8 +35,10 @@ from notices import services
 from notices.extensions import db
 from notices.extensions import limiter
 from notices.extensions import login_manager
+from notices.forms import TextField
 from notices.forms import choices
 from notices.forms import problems
+from notices.forms import strip
 from notices.models import Notice
 from notices.models import User
 from notices.services import NoticeError
@@ -52,24 +54,37 @@ class LoginForm(FlaskForm):
     password = PasswordField("密码", [InputRequired("请填写密码")])
 
 
+# How each account role is named on the accounts page.
+ROLE_NAMES = {"editor": "编辑", "admin": "管理员", "authority": "受理部门"}
+
+
 class UserForm(FlaskForm):
     class Meta:
         locales = ["zh"]
 
     username = StringField("用户名", [InputRequired("请填写用户名")])
-    role = SelectField("角色", choices=choices({"editor": "编辑", "admin": "管理员"}))
+    role = SelectField("角色", choices=choices(ROLE_NAMES))
+    authority = TextField(
+        "受理部门(仅受理部门账户)", max_length=accounts.MAX_AUTHORITY, filters=[strip],
+        description="与工资结清公示中“受理异议的部门”的写法完全一致,如 当地劳动局",
+    )
     password = PasswordField("初始密码", [InputRequired("请填写初始密码")])
 
 
 # The only editor page open to anyone; every other one needs a logged-in editor.
 OPEN_ENDPOINTS = {"editor.login"}
+# What an authority account may use here: it handles objections (notices/objections) alone.
+AUTHORITY_ENDPOINTS = {"editor.login", "editor.logout"}
 
 
 @bp.before_request
 def editors_only():
-    """Deny by default: a page added to this blueprint is closed until someone logs in."""
+    """Deny by default: a page added to this blueprint is closed until an editor logs in."""
     if request.endpoint not in OPEN_ENDPOINTS and not current_user.is_authenticated:
         return login_manager.unauthorized()
+    if current_user.is_authenticated and current_user.is_authority:
+        if request.endpoint not in AUTHORITY_ENDPOINTS:
+            abort(403)
 
 
 def admin_required(view):
@@ -130,6 +145,8 @@ def login():
             # secret someone else may have planted and fetched tokens for, is dropped.
             session.clear()
             login_user(accounts.start_session(user, now=expiry.utcnow()))
+            if user.is_authority:
+                return redirect(url_for("objections.index"))
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("用户名或密码不正确")
     return render_template("editor/login.html", form=form, problems=problems(form))
@@ -324,14 +341,15 @@ def users():
     form = UserForm()
     if form.validate_on_submit():
         try:
-            accounts.create_user(form.username.data, form.password.data, role=form.role.data)
+            accounts.create_user(form.username.data, form.password.data, role=form.role.data,
+                                 authority=form.authority.data or None)
         except accounts.AccountError as error:
             form.username.errors.append(str(error))
         else:
             flash(f"已创建账户 {form.username.data}。", "success")
             return redirect(url_for("editor.users"))
     listed = db.session.scalars(db.select(User).order_by(User.username)).all()
-    return render_template("editor/users.html", form=form, users=listed)
+    return render_template("editor/users.html", form=form, users=listed, role_names=ROLE_NAMES)
 
 
 @bp.post("/users/<int:user_id>/active")

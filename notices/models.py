@@ -6,6 +6,7 @@ from datetime import timezone
 
 from flask_login import UserMixin
 from sqlalchemy import JSON
+from sqlalchemy import BigInteger
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
@@ -148,10 +149,13 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(50), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    # "editor" reviews notices; "admin" also manages editor accounts.
+    # "editor" reviews notices; "admin" also manages editor accounts; "authority" handles the
+    # objections addressed to it and nothing else.
     role: Mapped[str] = mapped_column(String(16), default="editor")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # An authority account's name as wage notices name it (当地劳动局); None for editors.
+    authority: Mapped[str | None] = mapped_column(String(100))
 
     # The login session this user was loaded through (see LoginSession): Flask-Login keeps
     # its id in the cookie instead of the user's, so the server can end one login.
@@ -167,6 +171,10 @@ class User(UserMixin, db.Model):
     @property
     def is_admin(self):
         return self.role == "admin"
+
+    @property
+    def is_authority(self):
+        return self.role == "authority"
 
     def __repr__(self):
         return f"<User {self.username} {self.role}>"
@@ -441,3 +449,67 @@ class NumberKey(db.Model):
 
     def __repr__(self):
         return f"<NumberKey {self.fingerprint}>"
+
+
+# What an authority records of an objection, in order: received (by the board), accepted,
+# forwarded, resolved; "resolved" closes it.
+OBJECTION_STATUSES = ("received", "accepted", "forwarded", "resolved")
+
+
+class Objection(db.Model):
+    """A worker's objection to a wage-clearance notice (notices/objections): what is owed, and
+    to whom it goes.
+
+    The objector's name and phone are seen by the authority and editors only; the public
+    learns how many objections a notice received and how many were resolved, nothing more.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The objector's reference, shown on the tracking page, e.g. YY-20261127-7K3QX.
+    ref: Mapped[str] = mapped_column(String(24), unique=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id"), index=True)
+    # The notice's authority when the objection was made: who sees it (User.authority).
+    authority: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(32))
+    # What is owed, in fen (分): exact, and the same on every database; up to 99,999,999.99
+    # yuan, past a 32-bit integer.
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    period: Mapped[str] = mapped_column(String(100))
+    work: Mapped[str] = mapped_column(String(200))
+    details: Mapped[str | None] = mapped_column(Text)
+    # SHA-256 of the private tracking token, as for submissions.
+    tracking_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # One of OBJECTION_STATUSES: the last handling recorded.
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    notice: Mapped[Notice] = relationship()
+    events: Mapped[list["ObjectionEvent"]] = relationship(
+        back_populates="objection", order_by="ObjectionEvent.id", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self):
+        return f"<Objection {self.ref} {self.status}>"
+
+
+class ObjectionEvent(db.Model):
+    """One step of an objection's handling, with its note, who recorded it and when; rows are
+    only ever added."""
+
+    __tablename__ = "objection_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objection_id: Mapped[int] = mapped_column(ForeignKey("objection.id"), index=True)
+    # accepted (受理), forwarded (已转交) or resolved (已解决).
+    action: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # Kept as text too, so the history still reads right if an account is renamed.
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    objection: Mapped[Objection] = relationship(back_populates="events")
+
+    def __repr__(self):
+        return f"<ObjectionEvent {self.action} by {self.actor}>"

@@ -23,6 +23,8 @@ from notices import pages
 from notices import search
 from notices import wording
 from notices.extensions import db
+from notices.models import PUBLIC_STATUSES
+from notices.objections import records as objections
 
 bp = Blueprint("public", __name__)
 
@@ -85,16 +87,21 @@ def _kind_page(today, code, page):
 @bp.get("/notices/<ref>")
 def notice(ref):
     """Show one notice at its permanent address, whatever its state."""
-    status = board.public_status(ref)
-    if status is None:
+    found = objections.permalink_key(ref)
+    if found is None or found[0] not in PUBLIC_STATUSES:
         abort(404)
-    # A published notice changes only by revocation: its page is kept across generations.
-    return pages.serve(_notice_page, depends_on=status, ref=ref)
+    # A published notice changes only by revocation, and its page by objections to it: it is
+    # kept across generations, under its status and its objections' counts.
+    return pages.serve(_notice_page, depends_on=found, ref=ref)
 
 
 def _notice_page(today, ref):
     shown = pages.show(board.find(ref), today)
-    return render_template("public/notice.html", shown=shown, today=today)
+    return render_template(
+        "public/notice.html", shown=shown, today=today,
+        objection_counts=objections.public_counts(shown.notice),
+        objecting=objections.is_open(shown.notice, today),
+    )
 
 
 @bp.get("/archive")

@@ -28,6 +28,7 @@ from notices import services
 from notices.alerts import subscriptions as alerts
 from notices.extensions import db
 from notices.models import Notice
+from notices.objections import records as objections
 
 PUBLIC = "public"
 TOKEN = "token holder"
@@ -101,6 +102,15 @@ ACCESS = {
     ("days.day_pdf", "GET"): PUBLIC,
     ("feeds.day", "GET"): PUBLIC,
     ("days.export", "GET"): EDITOR,
+    # Objections: anyone may object to a wage notice; the tracking page is the objector's;
+    # the list, the detail and the handling are staff pages (authorities have tests of their
+    # own in test_objections.py).
+    ("objections.new", "GET"): PUBLIC,
+    ("objections.new", "POST"): PUBLIC,
+    ("objections.track", "GET"): TOKEN,
+    ("objections.index", "GET"): EDITOR,
+    ("objections.detail", "GET"): EDITOR,
+    ("objections.handle", "POST"): EDITOR,
 }
 
 # Requests that change the database when an admitted visitor sends them as below.
@@ -119,6 +129,8 @@ WRITES = {
     ("alerts.confirm", "POST"),
     ("alerts.change", "POST"),
     ("alerts.unsubscribe_now", "POST"),
+    ("objections.new", "POST"),
+    ("objections.handle", "POST"),
 }
 # Posts that carry no CSRF token by design: RFC 8058's one-click unsubscribe comes from a mail
 # program, authenticated by the signed token in its address.
@@ -158,6 +170,9 @@ BODIES = {
     "alerts.new": {"data": {"type": "loss_declaration", "email": "a@example.cn", "frequency": "daily"}},
     "alerts.watch": {"data": {"number": "T540059774", "email": "a@example.cn"}},
     "alerts.change": {"data": {"frequency": "immediate"}},
+    "objections.new": {"data": {"name": "次仁", "phone": "13908901234", "amount": "8000",
+                                "period": "2026年3月", "work": "木工"}},
+    "objections.handle": {"data": {"action": "accepted", "note": "已受理"}},
 }
 
 MATRIX = [(endpoint, method, visitor) for endpoint, method in ACCESS for visitor in VISITORS]
@@ -175,6 +190,10 @@ class World:
     # Signed alert links of two subscriptions: one waiting for confirmation, one confirmed
     # (daily); what the mail gives the person who subscribed.
     alert_tokens: dict
+    wage: Notice  # a published wage notice, which takes objections
+    # An objection to it, and its tracking token (the objector's).
+    objection_ref: str
+    objection_token: str
 
 
 @pytest.fixture(autouse=True)
@@ -215,7 +234,14 @@ def world(app, make_notice, today):
         alerts.confirm(following, now=now)
         alert_tokens = {"confirm": alerts.token(waiting, "confirm"),
                         "manage": alerts.token(following, "manage")}
-    return World(pending, published, colleague_id, alert_tokens)
+    wage = make_notice("wage_clearance", day=today)
+    with app.app_context():
+        objection, objection_token = objections.submit(
+            db.session.get(Notice, wage.id), name="次仁", phone="13908901234", amount_fen=800000,
+            period="2026年3月", work="木工", now=expiry.utcnow(),
+        )
+        objection_ref = objection.ref
+    return World(pending, published, colleague_id, alert_tokens, wage, objection_ref, objection_token)
 
 
 @pytest.fixture
@@ -277,10 +303,13 @@ def visit_as(app, world, visitor):
 
 ARGUMENTS = {
     "ref": lambda world, endpoint, visitor: (
-        world.published if endpoint in ON_PUBLISHED else world.pending
-    ).ref,
+        world.wage.ref if endpoint == "objections.new"
+        else world.objection_ref if endpoint.startswith("objections.")
+        else (world.published if endpoint in ON_PUBLISHED else world.pending).ref
+    ),
     "token": lambda world, endpoint, visitor: (
         MADE_UP_TOKEN if visitor != "submitter"
+        else world.objection_token if endpoint == "objections.track"
         else world.alert_tokens["confirm" if endpoint.startswith("alerts.confirm") else "manage"]
         if endpoint.startswith("alerts.") else world.pending.token
     ),

@@ -256,8 +256,10 @@ def pg_break_a_definition(path):
     """Change one definition in the archive's table of contents, which has no checksum: only
     running it finds the fault, after the restore has dropped and reloaded tables."""
     data = path.read_bytes()
-    assert data.count(b"UNIQUE (ref)") == 1
-    path.write_bytes(data.replace(b"UNIQUE (ref)", b"UNIQUE (rex)"))
+    # The notice's own: objections have a unique ref too.
+    definition = b"notice_ref_key UNIQUE (ref)"
+    assert data.count(definition) == 1
+    path.write_bytes(data.replace(definition, b"notice_ref_key UNIQUE (rex)"))
 
 
 SPOILED = {

@@ -35,6 +35,9 @@ EDITOR_ROUTES = [
     ("POST", "/editor/users/1/active"),
     ("POST", "/editor/users/1/password"),
     ("GET", "/editor/print"),
+    ("GET", "/editor/objections"),
+    ("GET", "/editor/objections/{ref}"),
+    ("POST", "/editor/objections/{ref}"),
 ]
 ADMIN_ROUTES = [r for r in EDITOR_ROUTES if "/users" in r[1]]
 
