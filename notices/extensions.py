@@ -47,6 +47,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         # Readers never wait for a writer, and a writer waits its turn instead of failing.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Deleted and overwritten rows are zeroed, not left readable in free space of the
+        # file: `flask purge` removes personal data for good (notices/privacy/purge.py).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
 
