@@ -49,6 +49,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.execute("PRAGMA busy_timeout=30000")
         # Deleted and overwritten rows are zeroed, not left readable in free space of the
         # file: `flask purge` removes personal data for good (notices/privacy/purge.py).
+        # Debian builds SQLite with this on by default; not every build does.
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
