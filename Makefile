@@ -32,17 +32,19 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	@touch $@
 
 # Browser tests drive Debian's chromium through Playwright; Chinese text needs a CJK font.
+# logrotate rotates a live gunicorn's logs with the shipped deploy/logrotate.conf.
 # Tests start their own private redis-server (the rate limiter's store shared by workers), a
 # throwaway PostgreSQL cluster, and nginx in front of two boards; none of them as a service.
 system:
 	@if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null \
 			|| ! fc-list 2>/dev/null | grep -q "Noto Sans CJK" \
 			|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-			|| ! command -v pg_dump >/dev/null || ! command -v nginx >/dev/null; then \
+			|| ! command -v pg_dump >/dev/null || ! command -v nginx >/dev/null \
+			|| ! [ -x /usr/sbin/logrotate ]; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 			chromium fonts-noto-cjk fontconfig redis-server postgresql postgresql-client \
-			nginx-light >/dev/null; \
+			nginx-light logrotate >/dev/null; \
 	fi
 
 # The whole suite on SQLite, then again on PostgreSQL.
