@@ -217,7 +217,9 @@ def test_public_pages_and_answers_are_unchanged_by_a_purge(app, runner, make_not
     urls = ["/", "/archive", "/api/v1/notices?status=all", "/search?q=%E5%B7%A5%E7%A8%8B&status=all",
             "/lost?number=T540059774", "/api/v1/lost-documents?number=T540059774"]
     for notice in notices:
-        urls += [f"/notices/{notice.ref}", f"/api/v1/notices/{notice.ref}", f"/types/{notice.kind}?status=all"]
+        urls += [f"/notices/{notice.ref}", f"/api/v1/notices/{notice.ref}", f"/types/{notice.kind}?status=all",
+                 f"/feeds/types/{notice.kind}.atom"]
+    urls += ["/feeds/notices.atom", "/feeds/search.atom?q=%E5%B7%A5%E7%A8%8B"]
 
     def fetch():
         # A fresh client of a fresh worker's cache: nothing kept from the first fetch.
