@@ -292,7 +292,8 @@ def resubmit(token):
     """Open the form filled in with a rejected or withdrawn submission, to submit it anew."""
     notice = _tracked_or_404(token)
     if not _resubmittable(notice):
-        flash("只有未通过审核或已撤回的提交可以重新提交。", "error")
+        flash("这份提交的内容已按保存期限删除,无法重新提交。" if notice.content_purged_at
+              else "只有未通过审核或已撤回的提交可以重新提交。", "error")
         return redirect(url_for("submit.track", token=token))
     kind = notice.kind_def
     today = expiry.board_today(expiry.utcnow())
