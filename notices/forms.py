@@ -443,4 +443,12 @@ def consent_given(form, field):
         raise StopValidation(CONSENT_MESSAGE)
 
 
-NoticeForm.consent_publication = BooleanField("同意公开刊登", [consent_given])
+class ConsentField(BooleanField):
+    """A box that counts as ticked only with the value it posts ("y", as the API's true is
+    passed on): any other value a request carries, however long, is no consent."""
+
+    def process_formdata(self, valuelist):
+        self.data = valuelist[:1] == ["y"]
+
+
+NoticeForm.consent_publication = ConsentField("同意公开刊登", [consent_given])

@@ -127,6 +127,15 @@ def test_a_form_without_consent_is_refused_with_its_error_and_nothing_is_stored(
     assert count_notices(app) == 0
 
 
+@pytest.mark.parametrize("value", ["on", "true", "Y", "y" * 10_000, ""])
+def test_a_form_posting_anything_but_the_boxs_own_value_has_not_consented(app, client, value):
+    data = posted("wage_clearance")
+    data["consent_publication"] = value
+    response = client.post("/submit/wage_clearance", data=data)
+    assert response.status_code == 422 and CONSENT_MESSAGE in text(response)
+    assert "y" * 10_000 not in text(response)
+
+
 def test_the_consent_given_on_the_form_is_carried_to_the_confirmation_and_recorded(app, client):
     preview = client.post("/submit/wage_clearance", data=posted("wage_clearance"))
     assert preview.status_code == 200
