@@ -32,6 +32,7 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	@touch $@
 
 # Browser tests drive Debian's chromium through Playwright; Chinese text needs a CJK font.
+# logrotate rotates a live gunicorn's logs with the shipped deploy/logrotate.conf.
 # Tests start their own private redis-server (the rate limiter's store shared by workers), a
 # throwaway PostgreSQL cluster, and nginx in front of two boards; none of them as a service.
 # WeasyPrint typesets the day's column as PDF through Pango and HarfBuzz; the print tests read
@@ -42,12 +43,13 @@ system:
 			|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 			|| ! command -v pg_dump >/dev/null || ! command -v nginx >/dev/null \
 			|| ! dpkg -s libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 >/dev/null 2>&1 \
-			|| ! command -v pdftotext >/dev/null || ! command -v pdftoppm >/dev/null; then \
+			|| ! command -v pdftotext >/dev/null || ! command -v pdftoppm >/dev/null \
+			|| ! [ -x /usr/sbin/logrotate ]; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 			chromium fonts-noto-cjk fontconfig redis-server postgresql postgresql-client \
 			nginx-light libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils \
-			>/dev/null; \
+			logrotate >/dev/null; \
 	fi
 
 # The whole suite on SQLite, then again on PostgreSQL.

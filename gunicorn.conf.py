@@ -14,6 +14,12 @@ timeout = 30
 # forked workers: faster start, less memory per worker.
 preload_app = True
 accesslog = None
+# Files for the access and error logs, rotated by deploy/logrotate.conf (which signals the
+# master through PIDFILE); unset, no access log and errors to standard error.
+if os.environ.get("ACCESS_LOG"):
+    accesslog = os.environ["ACCESS_LOG"]
+errorlog = os.environ.get("ERROR_LOG", "-")
+pidfile = os.environ.get("PIDFILE") or None
 # Access and error logs go through notices.logs, which keeps tokens and ID numbers out.
 logger_class = "notices.logs.GunicornLogger"
 # Requests larger than this are refused before Flask sees them.

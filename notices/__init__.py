@@ -16,6 +16,7 @@ from notices import logs
 from notices import mail
 from notices import objections
 from notices import pages
+from notices import privacy
 from notices import public
 from notices import search
 from notices import security
@@ -137,6 +138,22 @@ def create_app(test_config=None, instance_path=None):
         MAIL_MAX_ATTEMPTS=12,
         MAIL_RETRY_SECONDS=60,
         MAIL_RETRY_MAX_SECONDS=4 * 3600,
+        # Retention (notices/privacy, `flask purge`), in board days. A published notice's
+        # submitter contacts: a year after its window ends, so an editor can still reach the
+        # submitter about an objection or a correction through the one-year limitation of a
+        # labour arbitration over wages (劳动争议调解仲裁法 Art. 27), then only the public
+        # record and the audit trail remain.
+        RETAIN_CONTACTS_DAYS=365,
+        # A rejected or withdrawn submission's personal data (contacts, names, document
+        # numbers, text): long enough to resubmit it corrected from the tracking page or to
+        # ask about the decision; nothing of it was published, so no longer.
+        RETAIN_UNPUBLISHED_DAYS=90,
+        # The mail log (a keyed hash of each address) and mail never sent: enough to answer
+        # "did you write to me?" for a season; the log only stops duplicates, which no one
+        # sends months later.
+        RETAIN_MAIL_DAYS=90,
+        # Where people write about their data; unset: privacy@ the host of PUBLIC_URL.
+        PRIVACY_CONTACT=None,
     )
     app.config.from_prefixed_env()
     if test_config is not None:
@@ -159,6 +176,7 @@ def create_app(test_config=None, instance_path=None):
     search.init_app(app)
     mail.init_app(app)
     alerts.init_app(app)
+    privacy.init_app(app)
     cli.init_app(app)
 
     app.register_blueprint(public.bp)
@@ -169,6 +187,7 @@ def create_app(test_config=None, instance_path=None):
     app.register_blueprint(alerts.bp)
     days.init_app(app)
     app.register_blueprint(objections.bp)
+    app.register_blueprint(privacy.bp)
     # The API authenticates nothing by cookie, so a cross-site form cannot act through it.
     csrf.exempt(api.bp)
     return app

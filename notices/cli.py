@@ -23,6 +23,7 @@ from notices import services
 from notices.alerts import subscriptions as alerts
 from notices.extensions import db
 from notices.extensions import reading
+from notices.privacy import purge as privacy_purge
 
 DEMO_EDITOR = "demo-editor"
 
@@ -339,6 +340,22 @@ def init_app(app):
     for command in (
         init_db_command, seed_demo_command, serve_demo_command, create_user_command, expire_command,
         reindex_command, check_index_command, index_outbox_command, send_mail_command,
-        import_notices_command, backup_command, restore_command,
+        import_notices_command, backup_command, restore_command, purge_command,
     ):
         app.cli.add_command(command)
+
+
+@click.command("purge")
+@with_appcontext
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The board's date to count retention periods to (default: today in Asia/Shanghai).",
+)
+def purge_command(today):
+    """Remove the personal data whose retention period has ended."""
+    now = expiry.utcnow()
+    day = today.date() if today else expiry.board_today(now)
+    counts = privacy_purge.purge(day, now=now)
+    removed = ", ".join(f"{what} {count}" for what, count in counts.items()) or "nothing due"
+    click.echo(f"Purged (board date {day.isoformat()}): {removed}.")

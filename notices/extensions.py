@@ -47,7 +47,10 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         # Readers never wait for a writer, and a writer waits its turn instead of failing.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
-        # Deleted and overwritten content is zeroed, not left in free space: a sealed number.
+        # Deleted and overwritten rows are zeroed, not left readable in free space of the
+        # file: a sealed document number (services.sealed) and what `flask purge` removes
+        # (notices/privacy/purge.py) are gone for good. Debian builds SQLite with this on by
+        # default; not every build does.
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 

@@ -12,6 +12,7 @@ import re
 from typing import NamedTuple
 
 from flask_wtf import FlaskForm
+from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import EmailField
 from wtforms import FieldList
@@ -425,3 +426,29 @@ def problems(form, order=()):
             for sub in _fields_of(entry):
                 found += [_problem(sub, m, row=row) for m in sub.errors if isinstance(m, str)]
     return found
+
+
+# --- Consent to publish -------------------------------------------------------------------
+
+# The separate consent to make public the persons' details a notice names (PIPL Art. 25),
+# asked on every form below the submitter's fields; the API takes it as JSON true.
+CONSENT_FIELD = "consent_publication"
+CONSENT_MESSAGE = "请勾选“同意公开刊登”:不同意则无法提交公告"
+
+
+def consent_given(form, field):
+    """Refuse a submission without the consent, unless the caller collects none (a printed
+    notice brought in by the bulk import, the seed notices)."""
+    if getattr(form, "asks_consent", True) and not field.data:
+        raise StopValidation(CONSENT_MESSAGE)
+
+
+class ConsentField(BooleanField):
+    """A box that counts as ticked only with the value it posts ("y", as the API's true is
+    passed on): any other value a request carries, however long, is no consent."""
+
+    def process_formdata(self, valuelist):
+        self.data = valuelist[:1] == ["y"]
+
+
+NoticeForm.consent_publication = ConsentField("同意公开刊登", [consent_given])

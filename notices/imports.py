@@ -268,7 +268,10 @@ def _validated(kind, data):
         if data.get(name) is None or (isinstance(data[name], str) and not data[name].strip())
     }
     try:
-        return services.validate(kind, services.flatten(data), today=None)
+        # Printed notices were published by the newspaper, which collected their consent; the
+        # board asks none and records none (a line's "consent_publication": true is accepted
+        # and not recorded: the board did not show it its privacy notice).
+        return services.validate(kind, services.flatten(data), today=None, asks_consent=False)
     except NoticeError as refused:
         errors = {name: msgs for name, msgs in refused.errors.items() if name not in omitted}
         if errors or refused.form is None:
@@ -396,6 +399,9 @@ def _insert_rows(lines, now):
             "published_on": expiry.board_today(line.published_at),
             "closed_at": line.revoked_at,
             "reason": documents.mask_id_numbers(line.reason),
+            # No consent collected by the board (see _validated).
+            "consent_at": None,
+            "consent_version": None,
             **line.submitter,
             "submitter_name": documents.mask_id_numbers(line.submitter["submitter_name"]),
         }

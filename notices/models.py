@@ -81,6 +81,15 @@ class Notice(db.Model):
     reason: Mapped[str | None] = mapped_column(Text)
     # Recorded by `flask expire` for the record; what is shown never depends on it.
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the submitter consented to the publication of the persons' details the notice
+    # names, and the version of the privacy notice (privacy.PRIVACY_VERSION) they were shown.
+    # None for notices the board did not collect itself (imported or seed notices).
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_version: Mapped[str | None] = mapped_column(String(16))
+    # When `flask purge` replaced the submitter's contacts with a marker, and when it removed
+    # the rest of an unpublished submission's personal data (notices/privacy.py).
+    contacts_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    content_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     items: Mapped[list["LossItem"]] = relationship(
         back_populates="notice", order_by="LossItem.position", cascade="all, delete-orphan"
@@ -513,3 +522,22 @@ class ObjectionEvent(db.Model):
 
     def __repr__(self):
         return f"<ObjectionEvent {self.action} by {self.actor}>"
+
+
+class PurgeRun(db.Model):
+    """One run of `flask purge` that removed something: what, how much, when (notices/privacy.py).
+
+    A run that finds nothing due writes no row, so running it twice on one day records once.
+    """
+
+    __tablename__ = "purge_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The board day the retention periods were counted to (--today).
+    day: Mapped[date] = mapped_column(index=True)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # {what: how many}: contacts, unpublished, subscriptions, mail_log, mail_outbox.
+    counts: Mapped[dict] = mapped_column(JSON)
+
+    def __repr__(self):
+        return f"<PurgeRun {self.day} {self.counts}>"

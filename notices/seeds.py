@@ -131,14 +131,16 @@ def load(editor, *, now, as_printed=False):
         if _present(kind, data, seed, as_printed, today):
             present += 1
             continue
-        notice, _ = services.submit(kind, services.flatten(data), now=when)
+        # The printed notices' consent was the newspaper's to collect, not the board's: none
+        # is recorded (consent_at stays None).
+        notice, _ = services.submit(kind, services.flatten(data), now=when, asks_consent=False)
         services.approve(notice, editor, now=when)
         loaded += 1
     return loaded, present
 
 
 def _present(kind, data, seed, as_printed, today):
-    form = services.validate(kind, services.flatten(data), today=None)
+    form = services.validate(kind, services.flatten(data), today=None, asks_consent=False)
     title = kind.title(kind.fields_from_form(form))
     candidates = db.session.scalars(
         db.select(Notice).where(Notice.kind == kind.code, Notice.status == "published")

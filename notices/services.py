@@ -20,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 from notices import board
 from notices import documents
 from notices import expiry
+from notices import forms
 from notices import kinds
 from notices import search
 from notices.alerts import subscriptions as alerts
@@ -29,6 +30,7 @@ from notices.models import AuditEntry
 from notices.models import LossItem
 from notices.models import Notice
 from notices.models import NumberKey
+from notices.privacy import PRIVACY_VERSION
 
 # Crockford's base-32 letters: no I, L, O or U to misread when a ref is read out by phone.
 REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -114,7 +116,12 @@ def flatten(data):
         raise NoticeError.on(name, "应为文字或数字")
 
     for name, value in data.items():
-        if name == "items":
+        if name == forms.CONSENT_FIELD:
+            # Only JSON true consents; anything else is as if it were missing, and the form
+            # says so beside the other fields' errors.
+            if value is True:
+                pairs.append((name, "y"))
+        elif name == "items":
             if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
                 raise NoticeError.on("items", "应为证件列表,每项包含 owner_name、document_type、document_number")
             for i, item in enumerate(value):
@@ -163,15 +170,18 @@ def field_errors(form):
     return errors
 
 
-def validate(kind, formdata, today):
+def validate(kind, formdata, today, *, asks_consent=True):
     """Return the type's form filled from ``formdata`` and validated, or raise NoticeError.
 
     The one validation path behind the HTML forms, the submission API and the seed loader.
+    ``asks_consent`` is False only where the board collects no consent itself (see
+    forms.consent_given).
     """
     if not isinstance(formdata, MultiDict):
         formdata = MultiDict(formdata)
     form = kind.form(formdata=formdata, meta={"csrf": False})
     form.today = today
+    form.asks_consent = asks_consent
     if not form.validate():
         raise NoticeError(field_errors(form), form=form)
     return form
@@ -196,16 +206,18 @@ def _existing(token):
     return db.session.scalar(db.select(Notice).where(Notice.tracking_hash == hash_token(token)))
 
 
-def submit(kind, formdata, *, now, key=None):
+def submit(kind, formdata, *, now, key=None, asks_consent=True):
     """Store a valid submission as ``submitted``; return it and its private tracking token.
 
     With a ``key`` (the preview's one-time key, or an API Idempotency-Key) the same key
-    always returns the same notice, stored once.
+    always returns the same notice, stored once. The consent to publish is recorded with
+    the privacy notice's version; ``asks_consent=False`` (the seed notices) records none.
     """
     token = token_for(key, formdata) if key else secrets.token_urlsafe(24)
     if key and (existing := _existing(token)) is not None:
         return existing, token
-    form = validate(kind, formdata, expiry.board_today(now))
+    form = validate(kind, formdata, expiry.board_today(now), asks_consent=asks_consent)
+    consented = bool(form.consent_publication.data)
     notice = Notice(
         kind=kind.code,
         status="submitted",
@@ -216,6 +228,8 @@ def submit(kind, formdata, *, now, key=None):
         tracking_hash=hash_token(token),
         window_start=form.window_start.data if kind.submitter_sets_window else None,
         submitted_at=now,
+        consent_at=now if consented else None,
+        consent_version=PRIVACY_VERSION if consented else None,
     )
     notice.items = [
         LossItem(position=i, number_hash=documents.number_hash(item["document_number"]), **item)

@@ -1,4 +1,5 @@
 """Pages for submitters: a form per type, a preview, the receipt and the private tracking page."""
+import json
 import secrets
 
 import segno
@@ -18,10 +19,12 @@ from notices import errors
 from notices import expiry
 from notices import forms
 from notices import kinds
+from notices import privacy
 from notices import services
 from notices.extensions import db
 from notices.extensions import limiter
 from notices.models import Notice
+from notices.privacy.export import export as export_submission
 from notices.services import NoticeError
 from notices.urls import public_url
 
@@ -242,7 +245,8 @@ def track(token):
         status_line=kind.status_line(notice, today) if notice.is_public else None,
         address=address,
         qr=qr,
-        resubmittable=notice.status in RESUBMITTABLE,
+        resubmittable=_resubmittable(notice),
+        removal=privacy.removal_dates(notice, current_app.config),
     )
     return response, 200, PRIVATE
 
@@ -292,11 +296,30 @@ def _filled_from(kind, notice, today):
 def resubmit(token):
     """Open the form filled in with a rejected or withdrawn submission, to submit it anew."""
     notice = _tracked_or_404(token)
-    if notice.status not in RESUBMITTABLE:
-        flash("只有未通过审核或已撤回的提交可以重新提交。", "error")
+    if not _resubmittable(notice):
+        flash("这份提交的内容已按保存期限删除,无法重新提交。" if notice.content_purged_at
+              else "只有未通过审核或已撤回的提交可以重新提交。", "error")
         return redirect(url_for("submit.track", token=token))
     kind = notice.kind_def
     today = expiry.board_today(expiry.utcnow())
     form = kind.form(formdata=None, data=_filled_from(kind, notice, today), meta={"csrf": False})
     body, status = _render_form(kind, form, resubmitting=notice)
     return body, status, PRIVATE
+
+
+def _resubmittable(notice):
+    """Return True if a closed submission can be filled into a new one: not once its content
+    has been removed at the end of its retention period."""
+    return notice.status in RESUBMITTABLE and notice.content_purged_at is None
+
+
+@bp.get("/track/<token>/export")
+def export(token):
+    """Send the submitter everything the board holds about their submission, as a JSON file."""
+    notice = _tracked_or_404(token)
+    body = json.dumps(export_submission(notice, expiry.utcnow()), ensure_ascii=False, indent=2)
+    headers = {
+        **PRIVATE,
+        "Content-Disposition": f'attachment; filename="{notice.ref}.json"',
+    }
+    return current_app.response_class(body + "\n", mimetype="application/json", headers=headers)

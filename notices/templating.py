@@ -24,6 +24,8 @@ ACTION_NAMES = {
     "withdraw": "撤回",
     "revoke": "撤销",
     "expire": "期满",
+    # `flask purge`: personal data removed at the end of its retention period.
+    "purge": "按期删除个人信息",
 }
 
 URL = re.compile(r"https?://[^\s()<>()]+")

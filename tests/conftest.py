@@ -225,7 +225,10 @@ def seed_data(code, index=0):
     """Return the form data of a seed notice of type ``code`` (the index-th of them)."""
     matching = [s for s in seeds.SEEDS if s.kind == code]
     # A deep copy: a test changing a loss item must not change the seed for the next test.
-    return copy.deepcopy(matching[index].data)
+    data = copy.deepcopy(matching[index].data)
+    # The consent to publish every submission needs, as the API takes it (JSON true).
+    data["consent_publication"] = True
+    return data
 
 
 @pytest.fixture

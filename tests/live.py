@@ -823,6 +823,8 @@ def seed_submission(code, index=0, **changes):
     """
     matching = [s for s in seeds.SEEDS if s.kind == code]
     data = {"type": code, **json.loads(json.dumps(matching[index % len(matching)].data))}
+    # The consent to publish every submission needs (the form's box, as pairs: "y").
+    data["consent_publication"] = True
     if kinds.get(code).submitter_sets_window:
         data["window_start"] = (board_today() + timedelta(days=1)).isoformat()
     data.update(changes)

@@ -65,6 +65,8 @@ ACCESS = {
     ("submit.confirm_withdraw", "GET"): TOKEN,
     ("submit.withdraw", "POST"): TOKEN,
     ("submit.resubmit", "GET"): TOKEN,
+    ("submit.export", "GET"): TOKEN,
+    ("privacy.notice", "GET"): PUBLIC,
     ("api.notices", "GET"): PUBLIC,
     ("api.notice", "GET"): PUBLIC,
     ("api.lost_documents", "GET"): PUBLIC,

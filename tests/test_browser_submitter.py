@@ -7,6 +7,7 @@ from conftest import DESKTOP
 from conftest import PHONE
 from playwright.sync_api import expect
 from test_browser import CSP_PROBE
+from test_browser_workflow import CONSENT
 from test_browser_workflow import FORMS
 from test_browser_workflow import confirm
 from test_browser_workflow import expect_filled
@@ -166,6 +167,9 @@ def test_a_rejected_notice_is_filled_in_again_and_submitted_anew(page, server, m
     })
     expect(page.locator("fieldset.item")).to_have_count(2)
 
+    # The consent is asked anew: unticked until the submitter ticks it.
+    expect(page.get_by_label(CONSENT)).not_to_be_checked()
+    fill(page, {CONSENT: True})
     # Enter in a field previews, here too, and the rows stay as they are.
     group(page, "第 2 项").get_by_label("证件编号").press("Enter")
     lines = page.locator("article.notice .notice-text p")

@@ -79,6 +79,10 @@ PUBLISHED = {
         "格桑卓玛不慎,将旦增尼玛的出生医学证明(编号:U540012345)丢失,声明作废。"
     ], "公示期还剩 30 天"),
 }
+# The consent to publish, ticked on every form a submitter fills in here.
+CONSENT = "我同意公开刊登上述内容,其中涉及的个人已知情同意。"
+for _fields in FORMS.values():
+    _fields[CONSENT] = True
 REJECTION = "材料不全,请补充营业执照"
 ID_NUMBER = "54010219850312003X"
 
@@ -117,6 +121,8 @@ def fill(scope, fields):
         elif isinstance(value, list):
             for option in value:
                 group(scope, label).get_by_label(option, exact=True).check()
+        elif value is True:
+            control(scope, label)[0].check()
         else:
             found, is_select = control(scope, label)
             found.select_option(label=value) if is_select else found.fill(value)
@@ -134,6 +140,8 @@ def expect_filled(scope, fields, skip=None):
             expect(boxes.locator("input:checked")).to_have_count(len(value))
             for option in value:
                 expect(boxes.get_by_label(option, exact=True)).to_be_checked()
+        elif value is True:
+            expect(control(scope, label)[0]).to_be_checked()
         else:
             found, is_select = control(scope, label)
             if is_select:
@@ -148,6 +156,8 @@ def open_form(page, server, code):
     expect(page).to_have_url(f"{server}/submit/{code}")
     if kinds.get(code).submitter_sets_window:
         expect(page.get_by_label("征集开始日期")).to_have_value(today().isoformat())
+    # The submitter agrees to publication, as every submission must.
+    fill(page, {CONSENT: True})
 
 
 def press(page, name):

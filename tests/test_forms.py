@@ -227,8 +227,8 @@ MAXIMA = {
     "items-0-document_type_other": 30,
     "items-0-document_number": 60,
 }
-# Fields whose values are picked from a list, not typed.
-CHOICES = {"scopes", "application_methods", "items-0-document_type"}
+# Fields whose values are picked from a list or ticked, not typed.
+CHOICES = {"scopes", "application_methods", "items-0-document_type", "consent_publication"}
 
 
 def with_item_field(code, name, value):

@@ -113,7 +113,7 @@ def test_a_call_that_started_before_today_is_imported_though_the_form_refuses_it
         data = {k: v for k, v in line.items() if k not in ("type", "published_at")}
         with pytest.raises(NoticeError) as refused:
             services.validate(kinds.get("supplier_call"), services.flatten(data),
-                              today=expiry.board_today(expiry.utcnow()))
+                              today=expiry.board_today(expiry.utcnow()), asks_consent=False)
     assert refused.value.errors == {"window_start": ["征集开始日期不能早于今天"]}
     assert run(runner, tmp_path, [line]).exit_code == 0
     assert stored(app)[0].window_start == date(2024, 3, 8)
@@ -245,6 +245,8 @@ def test_refusals_carry_the_apis_errors_and_store_nothing_of_the_line(app, runne
     assert list(errors) == [2, 3]
     for number in (2, 3):
         body = {k: v for k, v in lines[number - 1].items() if k != "published_at"}
+        # The API also asks the consent to publish, which printed notices do not carry.
+        body["consent_publication"] = True
         api = client.post("/api/v1/submissions", json=body).get_json()["errors"]
         assert errors[number] == api
     assert set(errors[2]) == {"items-1-document_number"}

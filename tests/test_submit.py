@@ -500,6 +500,9 @@ def test_a_rejected_submission_is_resubmitted_from_its_filled_in_form(client, ap
     assert f"<title>重新提交{kinds.get(code).name}" in page
     assert f"已按编号 {rejected.ref} 的内容填好" in page and "编辑的意见:材料不全" in page
     filled = read_form(page, "notice-form")
+    # The consent is asked anew: the box comes unticked, and the submitter ticks it.
+    assert "consent_publication" not in filled
+    filled["consent_publication"] = "y"
     # What a browser posts from the filled-in form previews as the same notice it was.
     expected = text(client.post(f"/submit/{code}", data=posted(code, submitter_email="tashi@example.cn")))
     preview = client.post(f"/submit/{code}", data=filled)
