@@ -152,6 +152,10 @@ def create_app(test_config=None, instance_path=None):
         # "did you write to me?" for a season; the log only stops duplicates, which no one
         # sends months later.
         RETAIN_MAIL_DAYS=90,
+        # An objector's name, phone and what they wrote, after the objection is resolved:
+        # time to ask the authority again about its handling; the amount, the handling and
+        # the public counts stay.
+        RETAIN_OBJECTIONS_DAYS=90,
         # Where people write about their data; unset: privacy@ the host of PUBLIC_URL.
         PRIVACY_CONTACT=None,
     )

@@ -226,8 +226,10 @@ def test_the_download_holds_everything_and_when_each_part_goes(app, client, make
         "submitter_name": "扎西央珍", "submitter_phone": "13618901234",
         "submitter_email": "tashi@example.cn",
     }
-    # The submitter's own numbers, in full.
-    assert [i["document_number"] for i in data["fields"]["items"]] == ["54010219850312003X", "397403"]
+    # After the decision the board holds a full ID number no longer: the download shows what
+    # it holds, the masked form, and says so.
+    assert [i["document_number"] for i in data["fields"]["items"]] == ["5401*************X", "397403"]
+    assert "完整的证件号码只保存到审核结束" in data["retention"]["document_numbers"]["rule"]
     assert data["fields"]["declarant"] == "扎西央珍"
     assert data["consent_publication"]["privacy_version"] == privacy.PRIVACY_VERSION
     assert data["consent_publication"]["given_at"] == "2024-03-08T08:00:00+08:00"

@@ -19,7 +19,10 @@ from notices.models import LossItem
 from notices.models import MailLog
 from notices.models import MailOutbox
 from notices.models import Notice
+from notices.models import Objection
+from notices.models import ObjectionEvent
 from notices.models import PurgeRun
+from notices.objections import records
 from notices.privacy import MARKER
 
 DAY = date(2024, 3, 8)
@@ -48,7 +51,8 @@ def runs(app):
 
 def everything(app):
     """Return every row of the tables a purge touches, as plain tuples."""
-    tables = (Notice, LossItem, AuditEntry, AlertSubscription, MailLog, MailOutbox, PurgeRun)
+    tables = (Notice, LossItem, AuditEntry, AlertSubscription, MailLog, MailOutbox, Objection,
+              ObjectionEvent, PurgeRun)
     with app.app_context():
         return {
             model.__name__: [tuple(row) for row in db.session.execute(
@@ -260,3 +264,54 @@ def test_purged_bytes_leave_the_sqlite_file_and_its_log(app, runner, make_notice
     assert "subscriptions 1" in purge(runner, DAY + timedelta(days=91))
     assert load(app, notice.ref).submitter_phone == MARKER
     assert on_disk() == (False, False, False, False)
+
+
+def object_to(app, notice, day, *, resolve_on=None, user=None):
+    """Store an objection to ``notice`` on ``day`` (resolved by ``user`` on ``resolve_on``);
+    return its id."""
+    with app.app_context():
+        objection, _ = records.submit(
+            db.session.get(Notice, notice.id), name="次仁多吉", phone=PHONE, amount_fen=1_250_000,
+            period="2024年1月至2月", work="钢筋工", details="班组12人", now=at(day, 11),
+        )
+        if resolve_on is not None:
+            records.record(objection, db.session.merge(user), "resolved", "已结清", now=at(resolve_on, 23, 30))
+        return objection.id
+
+
+def objection(app, objection_id):
+    with app.app_context():
+        row = db.session.get(Objection, objection_id)
+        db.session.expunge(row)
+        return row
+
+
+def test_an_objectors_words_and_contacts_go_the_day_after_their_period_from_its_resolution(
+    app, runner, client, editor, make_notice
+):
+    app.config["RETAIN_MAIL_DAYS"] = 10_000
+    wage = make_notice("wage_clearance", day=DAY)
+    # Resolved at 23:30 in Lhasa on DAY + 5: kept through DAY + 95.
+    resolved = object_to(app, wage, DAY + timedelta(days=1), resolve_on=DAY + timedelta(days=5), user=editor)
+    waiting = object_to(app, wage, DAY + timedelta(days=2))
+    counts = client.get(f"/api/v1/notices/{wage.ref}").get_json()["objections"]
+    assert counts == {"received": 2, "resolved": 1}
+
+    assert "nothing due" in purge(runner, DAY + timedelta(days=95))
+    assert objection(app, resolved).phone == PHONE
+
+    assert "objections 1" in purge(runner, DAY + timedelta(days=96))
+    gone = objection(app, resolved)
+    assert (gone.name, gone.phone, gone.period, gone.work, gone.details) == (MARKER,) * 4 + (None,)
+    assert (gone.amount_fen, gone.status) == (1_250_000, "resolved")
+    assert objection(app, waiting).phone == PHONE
+    # The public counts stay as they were.
+    assert client.get(f"/api/v1/notices/{wage.ref}").get_json()["objections"] == counts
+
+    # An objection no one resolved goes with its notice's submitter contacts.
+    last_kept = date(2024, 4, 7) + timedelta(days=365)
+    purge(runner, last_kept)
+    assert objection(app, waiting).phone == PHONE
+    assert "objections 1" in purge(runner, last_kept + timedelta(days=1))
+    assert objection(app, waiting).name == MARKER
+    assert "nothing due" in purge(runner, last_kept + timedelta(days=2))

@@ -46,6 +46,7 @@ def periods(config):
         "unpublished": config["RETAIN_UNPUBLISHED_DAYS"],
         "mail": config["RETAIN_MAIL_DAYS"],
         "unconfirmed": config["ALERT_CONFIRM_DAYS"],
+        "objections": config["RETAIN_OBJECTIONS_DAYS"],
     }
 
 

@@ -85,6 +85,10 @@ def export(notice, now):
                 f"{days['unpublished']}天删除",
             },
             "mails": {"rule": f"发信记录在发出后{days['mail']}天删除"},
+            "document_numbers": {
+                "rule": "完整的证件号码只保存到审核结束;此后只保留公开页面显示的部分隐去的号码,"
+                "以及供查询比对的加密校验值",
+            },
         },
     }
 

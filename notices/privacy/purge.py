@@ -14,7 +14,10 @@ the same day arithmetic the privacy notice states and a submitter's download sho
   owners and document numbers; its ref, type, status, dates and audit trail stay;
 - alert subscriptions left unconfirmed past ``ALERT_CONFIRM_DAYS`` (``flask send-mail`` deletes
   them too, by the hour; this is the daily sweep that does not depend on the mail worker);
-- the mail log (keyed hashes of addresses) and mail never sent, ``RETAIN_MAIL_DAYS`` after.
+- the mail log (keyed hashes of addresses) and mail never sent, ``RETAIN_MAIL_DAYS`` after;
+- an objection's name, phone and what the objector wrote, ``RETAIN_OBJECTIONS_DAYS`` after it
+  was resolved, or, if no one ever resolved it, once its notice's submitter contacts go; the
+  amount and the handling history stay, and so do the notice's public counts.
 
 Public pages do not change: nothing a purge touches is published. On SQLite, deleted bytes
 would stay readable in free pages and in the write-ahead log, so every connection runs with
@@ -33,6 +36,8 @@ from notices.models import AuditEntry
 from notices.models import MailLog
 from notices.models import MailOutbox
 from notices.models import Notice
+from notices.models import Objection
+from notices.models import ObjectionEvent
 from notices.models import PurgeRun
 from notices.privacy import MARKER
 
@@ -54,6 +59,7 @@ def purge(today, *, now):
         ),
         "mail_log": _delete(MailLog, MailLog.finished_at < _cutoff(today, days["mail"])),
         "mail_outbox": _delete(MailOutbox, MailOutbox.created_at < _cutoff(today, days["mail"])),
+        "objections": _purge_objections(today, days["objections"], days["contacts"]),
     }
     counts = {what: count for what, count in counts.items() if count}
     if not counts:
@@ -116,10 +122,33 @@ def _purge_unpublished(today, days, now):
         for item in notice.items:
             item.owner_name = MARKER
             item.document_number = MARKER
+            # The keyed hash identifies the number as well as the number does.
+            item.number_hash = MARKER
             if item.document_type_other:
                 item.document_type_other = MARKER
         notice.content_purged_at = now
         _audit(notice, CONTENT_REASON, now)
+    return len(due)
+
+
+def _purge_objections(today, days, contacts_days):
+    resolved = (
+        select(ObjectionEvent.objection_id)
+        .where(ObjectionEvent.action == "resolved", ObjectionEvent.created_at < _cutoff(today, days))
+    )
+    never_resolved = (
+        select(Notice.id).where(Notice.window_end < privacy.kept_through(today, contacts_days))
+    )
+    due = db.session.scalars(
+        select(Objection).where(
+            Objection.name != MARKER,
+            (Objection.id.in_(resolved))
+            | ((Objection.status != "resolved") & Objection.notice_id.in_(never_resolved)),
+        ).order_by(Objection.id)
+    ).all()
+    for objection in due:
+        objection.name = objection.phone = objection.period = objection.work = MARKER
+        objection.details = None
     return len(due)
 
 
