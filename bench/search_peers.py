@@ -607,12 +607,12 @@ def measure(engine, queries, truths, repeats, total):
 STATUSES = ("active", "archived", "all")
 
 
-def measure_board_statuses(app, queries, today, repeats):
+def measure_board_statuses(app, queries, today, repeats, statuses=STATUSES):
     """Return {status: {class: figures}}: the board's search as readers use it, the default
     (active) search, the archive and everything, each query with its type filter."""
     out = {}
     with app.app_context():
-        for status in STATUSES:
+        for status in statuses:
             timings, totals = {}, {}
             for query in queries:
                 search.search(query.text, today=today, kind=query.kind, status=status)  # warm
@@ -708,12 +708,17 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each query (default 3)")
     parser.add_argument("--reindex", action="store_true", help="time the board's index build again")
     parser.add_argument("--engines", default="board,fts5,tantivy,tantivy-ngram,postgresql")
+    parser.add_argument("--default-only", action="store_true",
+                        help="only time the board's default (active) search by class, and save nothing")
     parser.add_argument("--replot", action="store_true",
                         help="only redraw search_latency_N.png from search_peers_N.json")
     args = parser.parse_args()
     if args.replot:
         with open(os.path.join(RESULTS, f"search_peers_{args.n}.json")) as f:
             plot(args.n, json.load(f)["engines"], os.path.join(RESULTS, f"search_latency_{args.n}.png"))
+        return
+    if args.default_only:
+        default_only(args)
         return
     phases = {}
 
@@ -811,6 +816,23 @@ def main():
             plot_statuses(args.n, by_status, os.path.join(RESULTS, f"search_scopes{suffix}.png"))
     log(f"\nwrote {os.path.relpath(RESULTS)}/search_peers.json and search_latency.png (and _{args.n} copies)")
     log("phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()))
+
+
+def default_only(args):
+    """Time the board's default search by class on the cached corpus: the queries of a full
+    run (the same seed), without building or measuring any peer."""
+    app, _meta = prepare_corpus(args.n)
+    with app.app_context():
+        today = expiry.board_today(expiry.utcnow())
+        numbers = set(db.session.scalars(
+            db.select(LossItem.document_number).join(LossItem.notice).where(Notice.status.in_(PUBLIC_STATUSES))
+        ))
+        kinds = sorted(db.session.scalars(db.select(Notice.kind).distinct()))
+        queries = make_queries(args.queries_per_class, numbers, kinds)
+    figures = measure_board_statuses(app, queries, today, args.repeats, statuses=("active",))
+    for cls, c in figures["active"].items():
+        log(f"default {cls:17} median {c['median_ms']:5.1f} ms  p95 {c['p95_ms']:5.1f} ms  "
+            f"mean total {c['mean_total']:.0f}")
 
 
 def _version(package):

@@ -792,3 +792,8 @@ def _ranked(readers, query, highlight, options, filters, page, per_page):
     return Results(hits=hits, total=len(found), facets=facets, words=highlight)
 
 
+
+
+def generation():
+    """Return the generations of both tiers: a new one after every commit to either."""
+    return _generations()
