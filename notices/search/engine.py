@@ -608,11 +608,11 @@ def _gram_terms(query):
 def _folded(whole, parts):
     """Return ``whole`` with the jieba words' clause ``parts`` folded in, or None if it cannot be.
 
-    When a word's jieba words hold between them exactly the grams of the word (民工工资: 民工,
-    工资; 建设项目: 建设, 项目 and the word itself), both clauses match the same notices, and the
-    word's clause scored half again per jieba word that holds a gram is the sum the two gave:
-    one pass over each posting list instead of two or three (the costliest 4-character
-    searches took three times as long).
+    When a word's jieba words hold between them exactly the grams of the word (建设项目: 建设,
+    项目 and the word itself), both clauses match the same notices, and the word's clause with
+    each gram scored half again per jieba word that holds it is the sum the two gave: one pass
+    over each posting list instead of two or three (建设项目 took twice as long). Jieba words
+    that leave a gram out (民工工资: 民工, 工资, not 工工) match more notices, and stay a clause.
     """
     grams_needed = None if whole is None else _gram_terms(whole)
     each = [_gram_terms(part) for part in parts]
