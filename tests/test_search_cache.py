@@ -336,3 +336,31 @@ def test_the_day_turning_with_no_change_gives_a_new_kept_page(app, client, make_
     assert shown[0] != shown[1]
     assert kept(app) == 2
 
+
+
+@pytest.mark.search_engine("whoosh")
+@pytest.mark.parametrize("word", ["有限公司", "建设项目"])
+def test_a_folded_word_ranks_and_scores_as_its_two_clauses_did(app, make_notice, today, word):
+    """A word whose jieba words hold exactly its own character pairs is searched with one
+    clause (engine._folded); it finds the same notices in the same order, with the same
+    scores, as the word's clause OR its jieba words' clause, which it replaces."""
+    from whoosh import query as Q
+
+    from notices.search import engine
+
+    for index in range(6):
+        make_notice("loss_declaration", index=index, day=today)
+    for code in ("supplier_call", "expert_call", "wage_clearance"):
+        make_notice(code, day=today)
+    make_notice("supplier_call", day=today, details=f"{word}采购\n{word}{word}")
+    folded = engine.build_query(word)[0]
+    whole = engine._substring(word, exact=False)
+    pieces = list(dict.fromkeys(w for w, *_ in engine.words(word) if len(w) > 1))
+    parts = [engine._substring(p, exact=False) for p in pieces]
+    assert engine._folded(whole, parts) is not None
+    unfolded = Q.Or([Q.Or([whole, Q.Term("words", word, boost=2.0)]), Q.And(parts, boost=0.5)])
+    with app.app_context(), engine.whole_searcher() as searcher:
+        new = [(hit["ref"], hit.score) for hit in searcher.search(folded, limit=None)]
+        old = [(hit["ref"], hit.score) for hit in searcher.search(unfolded, limit=None)]
+    assert new and [ref for ref, _ in new] == [ref for ref, _ in old]
+    assert [score for _, score in new] == pytest.approx([score for _, score in old], rel=1e-12)
