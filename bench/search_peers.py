@@ -711,12 +711,17 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each query (default 3)")
     parser.add_argument("--reindex", action="store_true", help="time the board's index build again")
     parser.add_argument("--engines", default="board,fts5,tantivy,tantivy-ngram,postgresql")
+    parser.add_argument("--default-only", action="store_true",
+                        help="only time the board's default (active) search by class, and save nothing")
     parser.add_argument("--replot", action="store_true",
                         help="only redraw search_latency_N.png from search_peers_N.json")
     args = parser.parse_args()
     if args.replot:
         with open(os.path.join(RESULTS, f"search_peers_{args.n}.json")) as f:
             plot(args.n, json.load(f)["engines"], os.path.join(RESULTS, f"search_latency_{args.n}.png"))
+        return
+    if args.default_only:
+        default_only(args)
         return
     phases = {}
 
@@ -812,6 +817,33 @@ def main():
             plot_statuses(args.n, by_status, os.path.join(RESULTS, f"search_scopes{suffix}.png"))
     log(f"\nwrote {os.path.relpath(RESULTS)}/search_peers.json and search_latency.png (and _{args.n} copies)")
     log("phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()))
+
+
+def default_only(args):
+    """Time the board's default search by class on the cached corpus: the queries of a full
+    run (the same seed), without building or measuring any peer. Besides the time each search
+    took, the processor time it used: on a machine others share, a search waiting for a core
+    takes long without costing more."""
+    app, _meta = prepare_corpus(args.n)
+    with app.app_context():
+        today = expiry.board_today(expiry.utcnow())
+        # The database keeps only their keyed hashes: the numbers are the corpus's own.
+        numbers = set(corpus.declared_numbers(args.n))
+        kinds = sorted(db.session.scalars(db.select(Notice.kind).distinct()))
+        queries = make_queries(args.queries_per_class, numbers, kinds)
+        wall, cpu, totals = {}, {}, {}
+        for query in queries:
+            search.search(query.text, today=today, kind=query.kind)  # warm
+            for _ in range(args.repeats):
+                started, used = time.perf_counter(), time.process_time()
+                found = search.search(query.text, today=today, kind=query.kind)
+                cpu.setdefault(query.cls, []).append((time.process_time() - used) * 1000)
+                wall.setdefault(query.cls, []).append((time.perf_counter() - started) * 1000)
+            totals.setdefault(query.cls, []).append(found.total)
+    for cls in wall:
+        log(f"default {cls:17} median {statistics.median(wall[cls]):5.1f} ms  "
+            f"p95 {p95(wall[cls]):5.1f} ms  processor: median {statistics.median(cpu[cls]):5.1f} ms  "
+            f"p95 {p95(cpu[cls]):5.1f} ms  mean total {statistics.mean(totals[cls]):.0f}")
 
 
 def _version(package):

@@ -64,6 +64,11 @@ def create_app(test_config=None, instance_path=None):
         PAGE_CACHE_BYTES=32 * 1024 * 1024,
         # Notices as shown (worded, masked, dated) each worker keeps for search results.
         SHOWN_CACHE_ENTRIES=4096,
+        # Search pages each worker keeps (notices/pages.py), apart from the pages above so
+        # that searches nobody repeats never push a listing out: a page of 20 results takes
+        # 60 to 100 KB of a worker's memory.
+        SEARCH_CACHE_ENTRIES=1024,
+        SEARCH_CACHE_BYTES=24 * 1024 * 1024,
         # Flask-WTF would look for Flask-Babel; WTForms' own Chinese messages are used instead.
         WTF_I18N_ENABLED=False,
         # Errors from the database never quote the values they were given (phone numbers,

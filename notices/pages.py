@@ -16,6 +16,8 @@ bounded, so query strings nobody else asks for cannot grow them.
 """
 import dataclasses
 import hashlib
+import secrets
+import sys
 import threading
 from collections import OrderedDict
 from datetime import datetime
@@ -25,9 +27,12 @@ from flask import current_app
 from flask import request
 from flask import session
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import escape
 
 from notices import board
 from notices import expiry
+from notices import search
 from notices import urls
 from notices.models import PUBLIC_STATUSES
 
@@ -90,6 +95,9 @@ class Kept:
 def init_app(app):
     app.extensions["pages"] = LRU(app.config["PAGE_CACHE_ENTRIES"], app.config["PAGE_CACHE_BYTES"])
     app.extensions["shown"] = LRU(app.config["SHOWN_CACHE_ENTRIES"])
+    app.extensions["searches"] = LRU(
+        app.config["SEARCH_CACHE_ENTRIES"], app.config["SEARCH_CACHE_BYTES"]
+    )
 
 
 def serve(render, depends_on=None, **args):
@@ -143,3 +151,62 @@ def show(notice, today):
         shown.put(key, dataclasses.replace(made, notice=None))
         return made
     return dataclasses.replace(kept, notice=notice)
+
+
+# --- search pages ---------------------------------------------------------------------------
+#
+# A search page is kept like a listing, under the data generation, the search index's own
+# generation (a Whoosh index changes in the drain after the commit that touched the data, and
+# in `flask expire`'s move of the day's ended notices), the board's day and the search's
+# validated arguments, in a cache of its own: queries nobody asks twice must not push the
+# front page out. One thing on it belongs to its reader: the CSRF token of the form that asks
+# for mail alerts. The kept page holds a placeholder in its place, filled in for each reader.
+
+# Unguessable, so that no query typed into the page can spell it.
+CSRF_PLACEHOLDER = "csrf-" + secrets.token_hex(16)
+
+
+@dataclasses.dataclass(frozen=True)
+class KeptSearch:
+    """A search page as rendered for everyone, and how many notices the search found."""
+
+    body: str
+    content_type: str
+    total: int
+
+
+def serve_search(render, **args):
+    """Return (response, total) for the search page ``render(today, token, **args)`` makes.
+
+    ``render`` returns (page, total), the page None if there is none (past the last page:
+    the caller answers 404, and nothing is kept). ``args`` are the search's validated
+    arguments, as for :func:`serve`; ``token`` is what the page writes as its form's CSRF token. For an anonymous
+    reader with no flashed message the page is kept in this worker, rendered in a request of
+    its own with the placeholder for a token, and each reader's answer carries their own.
+    """
+    today = expiry.board_today(expiry.utcnow())
+    if current_user.is_authenticated or session.get("_flashes"):
+        return render(today, None, **args)
+    # Read before the search, so that no page is kept under generations newer than its data.
+    data = board.generation()
+    if data is None:
+        return render(today, None, **args)
+    key = (data, search.generation(), today, *sorted(args.items()))
+    cache = current_app.extensions["searches"]
+    kept = cache.get(key)
+    if kept is None:
+        with urls.board_request(request.endpoint, **args):
+            page, total = render(today, CSRF_PLACEHOLDER, **args)
+            if page is None:
+                return None, total
+            response = current_app.make_response(page)
+        if response.status_code != 200:
+            return response, total
+        body = response.get_data(as_text=True)
+        kept = KeptSearch(body, response.content_type, total)
+        # What the text takes in this worker's memory, not its length in UTF-8.
+        cache.put(key, kept, sys.getsizeof(body))
+    body = kept.body
+    if CSRF_PLACEHOLDER in body:
+        body = body.replace(CSRF_PLACEHOLDER, str(escape(generate_csrf())))
+    return Response(body, content_type=kept.content_type), kept.total

@@ -166,9 +166,31 @@ class SearchForm(FlaskForm):
 def search_page():
     """Search published notices by what people remember of them."""
     form = SearchForm(formdata=request.args)
-    today = expiry.board_today(expiry.utcnow())
     if not (request.args.get("q") or request.args.get("issuer")) or not form.validate():
+        today = expiry.board_today(expiry.utcnow())
         return render_template("public/search.html", form=form, found=None, shown=[], today=today)
+    # The search's arguments as validated, none that is the default: they name the kept page,
+    # and a page kept for everyone is rendered from them alone.
+    args = search_args(form)
+    if args["status"] == "active":
+        del args["status"]
+    if form.sort.data != "relevance":
+        args["sort"] = form.sort.data
+    if (page := _page()) != 1:
+        args["page"] = page
+    response, total = pages.serve_search(_search_results, **args)
+    lookups.searched(form.q.data, total)
+    if response is None:
+        abort(404)
+    return response
+
+
+def _search_results(today, token, **_args):
+    """Return (the search page of this request's arguments, how many notices it found), the
+    page None past the last; ``token`` is what its alert form carries as the CSRF token
+    (None: this reader's own)."""
+    form = SearchForm(formdata=request.args)
+    form.validate()
     options = dict(
         today=today, kind=form.type.data or None, date_from=form.date_from.data,
         date_to=form.date_to.data, issuer=form.issuer.data or None,
@@ -178,10 +200,9 @@ def search_page():
         form.q.data, status=form.status.data, sort=form.sort.data, page=page,
         per_page=per_page, **options,
     )
-    lookups.searched(form.q.data, found.total)
     last = board.last_page(found.total, per_page)
     if page > last:
-        abort(404)
+        return None, found.total
     shown = [pages.show(n, today) for n in board.in_rank_order([h.ref for h in found.hits])]
     # A search by document number has no feed (feeds.searched refuses it); it is followed
     # as a watch instead, which keeps only the number's hash.
@@ -192,8 +213,8 @@ def search_page():
         "public/search.html", form=form, found=found, shown=shown, today=today,
         pages=last, words=search.split_query(form.q.data)[1],
         feeds=[] if by_number else [("这次搜索", url_for("feeds.searched", **search_args(form)))],
-        watch=by_number,
-    )
+        watch=by_number, csrf_token_value=token,
+    ), found.total
 
 
 def search_args(form):

@@ -135,3 +135,11 @@ def text_version():
 def forget_readers():
     """Close what this process keeps open of an index replaced under it."""
     return _engine().forget_readers()
+
+
+def generation():
+    """Return what changes whenever the index's answers may change without the data generation
+    changing (board.touch_generation): the Whoosh tiers' generations, which move in the drain
+    after a commit and in the day's move of ended notices; None for PostgreSQL, whose table is
+    written in the transaction that touches the data generation."""
+    return whoosh_engine.generation() if _engine() is whoosh_engine else None

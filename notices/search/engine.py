@@ -577,19 +577,55 @@ def _word_query(word):
     # Digits and letters repeat in every phone and masked number: only their exact sequence
     # means anything, so they keep their positions.
     whole = _substring(word, exact=word.isascii())
-    if whole is not None:
-        options.append(Q.Or([whole, Q.Term("words", word.lower(), boost=2.0)]))
     pieces = [w for w, *_ in words(word) if len(w) > 1 or not w.isascii()]
     distinct = list(dict.fromkeys(pieces))
+    jieba_words = None
     if len(distinct) > 1:
         # Typed without spaces (西藏路桥工资): every jieba word must appear, anywhere.
         parts = [_substring(p, exact=False) for p in distinct]
         parts = [p for p in parts if p is not None]
         if parts:
-            options.append(Q.And(parts, boost=0.5))
+            jieba_words = Q.And(parts, boost=0.5)
+            if (folded := _folded(whole, parts)) is not None:
+                whole, jieba_words = folded, None
+    if whole is not None:
+        options.append(Q.Or([whole, Q.Term("words", word.lower(), boost=2.0)]))
+    if jieba_words is not None:
+        options.append(jieba_words)
     if not options:
         return None
     return Q.Or(options) if len(options) > 1 else options[0]
+
+
+def _gram_terms(query):
+    """Return the grams ``query`` asks for all of, if it is a Term or an And of Terms on grams
+    with no boost of its own; else None."""
+    terms = query.subqueries if isinstance(query, Q.And) else [query]
+    if query.boost != 1.0 or not all(
+        isinstance(t, Q.Term) and t.fieldname == "grams" and t.boost == 1.0 for t in terms
+    ):
+        return None
+    return [t.text for t in terms]
+
+
+def _folded(whole, parts):
+    """Return ``whole`` with the jieba words' clause ``parts`` folded in, or None if it cannot be.
+
+    When a word's jieba words hold between them exactly the grams of the word (建设项目: 建设,
+    项目 and the word itself), both clauses match the same notices, and the word's clause with
+    each gram scored half again per jieba word that holds it is the sum the two gave: one pass
+    over each posting list instead of two or three (建设项目 took twice as long). Jieba words
+    that leave a gram out (民工工资: 民工, 工资, not 工工) match more notices, and stay a clause.
+    """
+    grams_needed = None if whole is None else _gram_terms(whole)
+    each = [_gram_terms(part) for part in parts]
+    if grams_needed is None or any(g is None for g in each):
+        return None
+    if {g for grams_of in each for g in grams_of} != set(grams_needed):
+        return None
+    boosts = {g: 1.0 + 0.5 * sum(g in grams_of for grams_of in each) for g in grams_needed}
+    terms = [Q.Term("grams", g, boost=boosts[g]) for g in grams_needed]
+    return terms[0] if len(terms) == 1 else Q.And(terms)
 
 
 def build_query(q):
@@ -795,3 +831,8 @@ def _ranked(readers, query, highlight, options, filters, page, per_page):
     return Results(hits=hits, total=len(found), facets=facets, words=highlight)
 
 
+
+
+def generation():
+    """Return the generations of both tiers: a new one after every commit to either."""
+    return _generations()
