@@ -24,6 +24,10 @@ ACTION_NAMES = {
     "withdraw": "撤回",
     "revoke": "撤销",
     "expire": "期满",
+    # On a correction: published as one; on the notice it corrects: corrected by it.
+    "correction": "发布更正",
+    "corrected": "被更正",
+    "request": "申请更正",
 }
 
 URL = re.compile(r"https?://[^\s()<>()]+")
