@@ -8,14 +8,17 @@ from dataclasses import dataclass
 
 from flask import abort
 from flask import current_app
+from sqlalchemy import exists
 from sqlalchemy import extract
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import update
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm import selectinload
 
 from notices import documents
 from notices import expiry
+from notices import wording
 from notices.extensions import db
 from notices.models import PUBLIC_STATUSES
 from notices.models import Generation
@@ -52,10 +55,11 @@ def show(notice, today):
     """
     kind = notice.kind_def
     fields = public_fields(notice)
+    title = kind.title(fields)
     return Shown(
         notice=notice,
         fields=fields,
-        title=kind.title(fields),
+        title=wording.corrected_title(title) if notice.corrects_id is not None else title,
         text=kind.text(fields, notice.window_start, notice.window_end),
         state=expiry.public_state(notice.status, notice.window_end, today),
         status_line=status_line(notice, today),
@@ -150,7 +154,7 @@ def listing(status, today, kind=None):
         )
     if kind is not None:
         query = query.where(Notice.kind == kind)
-    return query
+    return query.where(current_clause())
 
 
 def in_month(query, year, month):
@@ -225,9 +229,9 @@ def public_notices(batch=500):
     """Yield every public notice, a batch at a time, for rebuilding the index."""
     query = (
         db.select(Notice)
-        .where(Notice.status.in_(PUBLIC_STATUSES))
+        .where(Notice.status.in_(PUBLIC_STATUSES), current_clause())
         .order_by(Notice.id)
-        .options(selectinload(Notice.items))
+        .options(selectinload(Notice.items), selectinload(Notice.corrections))
         .execution_options(yield_per=batch)
     )
     yield from db.session.scalars(query)
@@ -241,7 +245,7 @@ def public_state():
     """Return {ref: (status, window_end)} of every public notice: what the index must hold."""
     rows = db.session.execute(
         db.select(Notice.ref, Notice.status, Notice.window_end).where(
-            Notice.status.in_(PUBLIC_STATUSES)
+            Notice.status.in_(PUBLIC_STATUSES), current_clause()
         )
     )
     return {ref: (status, end) for ref, status, end in rows}
@@ -266,7 +270,11 @@ def lost_documents(number, today):
     items = db.session.scalars(
         db.select(LossItem)
         .join(LossItem.notice)
-        .where(LossItem.document_number == number, Notice.status.in_(PUBLIC_STATUSES))
+        .where(
+            LossItem.document_number == number,
+            Notice.status.in_(PUBLIC_STATUSES),
+            current_clause(),
+        )
         .order_by(Notice.published_at.desc())
     ).all()
     return [_declared(item, today) for item in items]
@@ -299,3 +307,13 @@ def in_rank_order(refs):
     )
     by_ref = {n.ref: n for n in rows if n.status in PUBLIC_STATUSES}
     return [by_ref[ref] for ref in refs if ref in by_ref]
+
+
+def current_clause():
+    """Return the SQL condition that keeps notices no public correction supersedes.
+
+    A corrected notice stays at its permalink, but listings, feeds, search and lookups show
+    its correction in its place (notices/corrections.py).
+    """
+    later = aliased(Notice)
+    return ~exists().where(later.corrects_id == Notice.id, later.status.in_(PUBLIC_STATUSES))

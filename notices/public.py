@@ -14,6 +14,7 @@ from wtforms import StringField
 from wtforms.validators import Optional
 
 from notices import board
+from notices import corrections
 from notices import documents
 from notices import expiry
 from notices import forms
@@ -85,16 +86,21 @@ def _kind_page(today, code, page):
 @bp.get("/notices/<ref>")
 def notice(ref):
     """Show one notice at its permanent address, whatever its state."""
-    status = board.public_status(ref)
-    if status is None:
+    key = corrections.page_key(ref)
+    if key is None:
         abort(404)
-    # A published notice changes only by revocation: its page is kept across generations.
-    return pages.serve(_notice_page, depends_on=status, ref=ref)
+    # A published notice changes only by revocation or correction: its page is kept across
+    # generations unless it takes part in a correction.
+    return pages.serve(_notice_page, depends_on=key, ref=ref)
 
 
 def _notice_page(today, ref):
     shown = pages.show(board.find(ref), today)
-    return render_template("public/notice.html", shown=shown, today=today)
+    superseded, correcting = corrections.public_view(shown.notice, today)
+    return render_template(
+        "public/notice.html", shown=shown, today=today,
+        superseded=superseded, correcting=correcting,
+    )
 
 
 @bp.get("/archive")
