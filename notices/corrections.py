@@ -104,26 +104,37 @@ def public_values(kind, fields, start, end):
     return values
 
 
-def changes_between(kind, old, new):
-    """Return the :class:`Change` of every value that differs between two public_values."""
+def changes_between(old, new, old_shown, new_shown):
+    """Return the :class:`Change` of every value that differs between two public_values,
+    told by their public forms ``old_shown`` and ``new_shown``.
+
+    Compared unmasked: a mistake in the masked middle of an ID number is a change too, though
+    the public sees the same masked number on both sides.
+    """
     new_by_name = {name: value for name, _label, value in new}
+    old_public = {name: value for name, _label, value in old_shown}
+    new_public = {name: value for name, _label, value in new_shown}
     return [
-        Change(name, label, value, new_by_name[name])
+        Change(name, label, old_public[name], new_public[name])
         for name, label, value in old
         if new_by_name.get(name, value) != value
     ]
 
 
-def values_of(notice):
-    """Return the public values of a stored notice."""
-    return public_values(
-        notice.kind_def, board.public_fields(notice), notice.window_start, notice.window_end
-    )
+def values_of(notice, masked=True):
+    """Return the public values of a stored notice; unmasked only to compare."""
+    kind = notice.kind_def
+    fields = board.public_fields(notice) if masked else kind.fields_of(notice, masked=False)
+    return public_values(kind, fields, notice.window_start, notice.window_end)
 
 
 def changes_of(correction):
     """Return what ``correction`` changes in the notice it corrects."""
-    return changes_between(correction.kind_def, values_of(correction.corrects), values_of(correction))
+    original = correction.corrects
+    return changes_between(
+        values_of(original, masked=False), values_of(correction, masked=False),
+        values_of(original), values_of(correction),
+    )
 
 
 def summary(changes):
@@ -192,7 +203,7 @@ def draft(original, formdata, today):
     valid = form.validate()
     if not valid:
         errors.update(services.field_errors(form))
-    if kind.submitter_sets_window and form.window_start.data is not None and END_FIELD not in errors:
+    if kind.submitter_sets_window and _checkable(form, errors):
         start = form.window_start.data
         if end is None or (moved and end == original.window_end):
             end = expiry.window_end(start, current_app.config["NOTICE_WINDOW_DAYS"])
@@ -202,12 +213,20 @@ def draft(original, formdata, today):
         raise services.NoticeError(errors, form=form)
     fields = kind.fields_from_form(form)
     items = kind.items_from_form(form)
+    raw = dict(fields, items=items) if items else dict(fields)
     public = dict(fields, items=[kind.mask_item(i) for i in items]) if items else dict(fields)
-    new = public_values(kind, documents.mask_strings(public), start, end)
-    changes = changes_between(kind, values_of(original), new)
+    changes = changes_between(
+        values_of(original, masked=False), public_values(kind, raw, start, end),
+        values_of(original), public_values(kind, documents.mask_strings(public), start, end),
+    )
     if not changes:
         raise services.NoticeError({"changes": ["没有任何修改,无需更正"]}, form=form)
     return Draft(form=form, fields=fields, items=items, start=start, end=end, changes=changes)
+
+
+def _checkable(form, errors):
+    """Whether a call's end can be checked against its start: both were read."""
+    return form.window_start.data is not None and not {"window_start", END_FIELD} & errors.keys()
 
 
 def _end_date(raw):

@@ -405,3 +405,34 @@ def test_a_pending_submission_cannot_be_corrected(client, make_notice, today):
     pending = make_notice("supplier_call", day=today, status="submitted")
     response = client.get(f"/track/{pending.token}/correct", follow_redirects=True)
     assert "公告当前状态为“待审核”,不能更正" in response.get_data(as_text=True)
+
+
+def test_a_request_is_marked_in_the_queue_without_the_new_submissions_warnings(app, client, make_notice):
+    """A loss declaration's correction repeats its documents: no 'declared before' warning."""
+    original = make_notice("loss_declaration", day=DAY)
+    with app.app_context():
+        data = form_of(fetch(original.ref), declarant="扎西央宗")
+        draft = corrections.draft(fetch(original.ref), data, LATER)
+        request_, _ = corrections.request(fetch(original.ref), draft, now=at(LATER))
+        ref = request_.ref
+    login(client)
+    queue = client.get("/editor/").get_data(as_text=True)
+    assert ref in queue and "(更正申请)" in queue and "⚠" not in queue
+    review = client.get(f"/editor/notices/{ref}").get_data(as_text=True)
+    assert "flash-warning" not in review
+    assert "声明人原为“扎西央珍”,现更正为“扎西央宗”" not in review  # the table, not the sentence
+    assert "扎西央宗" in review and "现更正为" in review
+
+
+def test_a_mistake_in_the_masked_part_of_an_id_number_is_a_change(app, editor, make_notice):
+    """Compared unmasked: the public sees the same masked number on both sides of the change."""
+    item = {"owner_name": "", "document_type": "id_card", "document_number": "540102199001011233"}
+    original = make_notice("loss_declaration", day=DAY, items=[item])
+    # The year of birth was wrong: 1991, not 1990.
+    ref = correct(app, editor, original.ref, at(LATER), **{"items-0-document_number": "540102199101011273"})
+    with app.app_context():
+        (change,) = corrections.changes_of(fetch(ref))
+        assert change.old == "扎西央珍的居民身份证(身份证号:5401*************3)"
+        assert change.new == "扎西央珍的居民身份证(身份证号:5401*************3)"
+        assert [d.notice.ref for d in board.lost_documents("540102199101011273", LATER)] == [ref]
+        assert board.lost_documents("540102199001011233", LATER) == []
