@@ -46,6 +46,17 @@ def at_both_sizes(browser, url, where):
         context.close()
 
 
+def as_phone(browser, page, where):
+    """Check the page ``page`` shows, opened again at a phone's size with its cookies."""
+    context = browser.new_context(**PHONE)
+    context.add_cookies(page.context.cookies())
+    phone = context.new_page()
+    phone.goto(page.url)
+    check(phone, where)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390, where
+    context.close()
+
+
 @pytest.fixture
 def log_in(browser, server, editor):
     """Return a function that opens a page of the editor's, logged in, at the desktop's size."""
@@ -79,6 +90,7 @@ def test_an_editor_corrects_a_calls_end_date_and_everything_agrees(browser, page
     expect(editor.get_by_role("heading", level=1)).to_have_text(f"更正公告 {call.ref}")
     expect(editor.get_by_label("征集截止日期")).to_have_value(end.isoformat())
     check(editor, "corrections-1 editor form")
+    as_phone(browser, editor, "corrections-1 editor form")
     # Too long first: the form comes back with the message beside the field.
     editor.get_by_label("征集截止日期").fill((start + timedelta(days=91)).isoformat())
     press(editor, "预览更正")
@@ -104,6 +116,7 @@ def test_an_editor_corrects_a_calls_end_date_and_everything_agrees(browser, page
         f"发布更正:更正 {call.ref}:征集截止日期:{cn_date(end)}→{cn_date(new_end)}"
     )
     check(editor, "corrections-4 editor review of the correction")
+    as_phone(browser, editor, "corrections-4 editor review of the correction")
 
     # The original: as printed, marked corrected, its status that of the correction.
     page.goto(f"{server}/notices/{call.ref}")
