@@ -302,6 +302,9 @@ def revoke(ref):
     notice = _notice_or_404(ref)
     if (refused := services.refusal(notice, ("published",), "revoke")) is not None:
         return _refused(notice, refused, None)
+    if (later := notice.correction) is not None:
+        flash(f"本公告已由 {later.ref} 更正,请撤销更正后的公告 {later.ref}", "error")
+        return redirect(url_for("editor.notice", ref=ref))
     reason, error = request.form.get("reason", ""), None
     if request.method == "POST":
         try:

@@ -374,6 +374,9 @@ def withdraw(notice, *, now):
 def revoke(notice, editor, reason, *, now):
     """Revoke a published notice; it stays at its permalink with the public reason."""
     reason = clean_reason(reason)
+    if (later := notice.correction) is not None:
+        # What the public reads now is the correction; revoking it revokes the notice.
+        raise NoticeError.on("status", f"本公告已由 {later.ref} 更正,请撤销更正后的公告 {later.ref}")
     _transition(
         notice, ("published",), "revoke", editor, now, reason=reason,
         status="revoked", closed_at=now,

@@ -436,3 +436,17 @@ def test_a_mistake_in_the_masked_part_of_an_id_number_is_a_change(app, editor, m
         assert change.new == "扎西央珍的居民身份证(身份证号:5401*************3)"
         assert [d.notice.ref for d in board.lost_documents("540102199101011273", LATER)] == [ref]
         assert board.lost_documents("540102199001011233", LATER) == []
+
+
+def test_a_corrected_notice_is_revoked_through_its_correction(app, editor, make_notice):
+    original = make_notice("supplier_call", day=DAY)
+    ref = correct(app, editor, original.ref, at(LATER), contact_name="王先生")
+    with app.app_context():
+        with pytest.raises(services.NoticeError) as refused:
+            services.revoke(fetch(original.ref), db.session.merge(editor), "重复刊登", now=at(LATER, 11))
+        assert refused.value.message == f"本公告已由 {ref} 更正,请撤销更正后的公告 {ref}"
+        services.revoke(fetch(ref), db.session.merge(editor), "项目取消", now=at(LATER, 11))
+        superseded, _ = corrections.public_view(fetch(original.ref), LATER)
+        assert (superseded.state, superseded.status_line) == ("revoked", "已撤销:项目取消")
+        search.drain()
+        assert search.check(board.public_state()) == []
