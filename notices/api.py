@@ -7,6 +7,7 @@ from flask import jsonify
 from flask import request
 
 from notices import board
+from notices import corrections
 from notices import documents
 from notices import expiry
 from notices import kinds
@@ -56,8 +57,9 @@ def _int_arg(name, default, low, high):
     return int(raw)
 
 
-def notice_json(shown):
-    """Return one public notice in the API's shape."""
+def notice_json(shown, superseded=None):
+    """Return one public notice in the API's shape; ``superseded`` (corrections.Superseded)
+    for a corrected one. Listings never hold a corrected notice, only its correction."""
     notice = shown.notice
     body = {
         "ref": notice.ref,
@@ -70,7 +72,13 @@ def notice_json(shown):
         "text": shown.text.plain(),
         "fields": shown.fields,
         "url": public_url("public.notice", ref=notice.ref),
+        # Refs of the notice this one corrects, and of the correction that supersedes it.
+        "corrects": notice.corrects.ref if notice.corrects_id is not None else None,
+        "corrected_by": superseded.correction.ref if superseded else None,
     }
+    if superseded:
+        # Where the notice stands as corrected, as its page says.
+        body["status"] = superseded.state
     if notice.status == "revoked":
         body["revoked_reason"] = notice.reason
     return body
@@ -143,7 +151,9 @@ def notice(ref):
     notice = board.find(ref)
     if notice is None:
         return error_response(404, f"no published notice with ref {ref}")
-    body = notice_json(pages.show(notice, expiry.board_today(expiry.utcnow())))
+    today = expiry.board_today(expiry.utcnow())
+    superseded, _ = corrections.public_view(notice, today)
+    body = notice_json(pages.show(notice, today), superseded)
     if (counts := objections.public_counts(notice)) is not None:
         body["objections"] = counts
     return body

@@ -8,14 +8,17 @@ from dataclasses import dataclass
 
 from flask import abort
 from flask import current_app
+from sqlalchemy import exists
 from sqlalchemy import extract
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import update
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm import selectinload
 
 from notices import documents
 from notices import expiry
+from notices import wording
 from notices.extensions import db
 from notices.models import PUBLIC_STATUSES
 from notices.models import Generation
@@ -52,10 +55,11 @@ def show(notice, today):
     """
     kind = notice.kind_def
     fields = public_fields(notice)
+    title = kind.title(fields)
     return Shown(
         notice=notice,
         fields=fields,
-        title=kind.title(fields),
+        title=wording.corrected_title(title) if notice.corrects_id is not None else title,
         text=kind.text(fields, notice.window_start, notice.window_end),
         state=expiry.public_state(notice.status, notice.window_end, today),
         status_line=status_line(notice, today),
@@ -120,14 +124,25 @@ def find(ref):
     return notice if notice is not None and notice.status in PUBLIC_STATUSES else None
 
 
-# Read on every view of a permalink: plain SQL, which skips the ORM's statement building.
-_STATUS_OF = db.text("SELECT status FROM notice WHERE ref = :ref")
+# Read on every view of a permalink, in one statement of plain SQL (which skips the ORM's
+# statement building): what the kept page depends on.
+_PERMALINK_STATE = db.text(
+    "SELECT n.status, "
+    "CASE WHEN n.corrects_id IS NOT NULL OR EXISTS (SELECT 1 FROM notice c "
+    "WHERE c.corrects_id = n.id AND c.status IN ('published', 'revoked')) THEN 1 ELSE 0 END, "
+    "(SELECT count(*) FROM objection o WHERE o.notice_id = n.id), "
+    "(SELECT count(*) FROM objection o WHERE o.notice_id = n.id AND o.status = 'resolved') "
+    "FROM notice n WHERE n.ref = :ref"
+)
 
 
-def public_status(ref):
-    """Return the status of the public notice with this reference, or None."""
-    status = db.session.execute(_STATUS_OF, {"ref": ref}).scalar()
-    return status if status in PUBLIC_STATUSES else None
+def permalink_state(ref):
+    """Return (status, whether it takes part in a public correction, objections received,
+    objections resolved) of the public notice ``ref``, or None if there is no such notice."""
+    row = db.session.execute(_PERMALINK_STATE, {"ref": ref}).first()
+    if row is None or row[0] not in PUBLIC_STATUSES:
+        return None
+    return row[0], bool(row[1]), row[2], row[3]
 
 
 def listing(status, today, kind=None):
@@ -150,7 +165,7 @@ def listing(status, today, kind=None):
         )
     if kind is not None:
         query = query.where(Notice.kind == kind)
-    return query
+    return query.where(current_clause())
 
 
 def in_month(query, year, month):
@@ -225,9 +240,9 @@ def public_notices(batch=500):
     """Yield every public notice, a batch at a time, for rebuilding the index."""
     query = (
         db.select(Notice)
-        .where(Notice.status.in_(PUBLIC_STATUSES))
+        .where(Notice.status.in_(PUBLIC_STATUSES), current_clause())
         .order_by(Notice.id)
-        .options(selectinload(Notice.items))
+        .options(selectinload(Notice.items), selectinload(Notice.corrections))
         .execution_options(yield_per=batch)
     )
     yield from db.session.scalars(query)
@@ -241,7 +256,7 @@ def public_state():
     """Return {ref: (status, window_end)} of every public notice: what the index must hold."""
     rows = db.session.execute(
         db.select(Notice.ref, Notice.status, Notice.window_end).where(
-            Notice.status.in_(PUBLIC_STATUSES)
+            Notice.status.in_(PUBLIC_STATUSES), current_clause()
         )
     )
     return {ref: (status, end) for ref, status, end in rows}
@@ -272,6 +287,7 @@ def lost_documents(number, today):
         .where(
             LossItem.number_hash == documents.number_hash(number),
             Notice.status.in_(PUBLIC_STATUSES),
+            current_clause(),
         )
         .order_by(Notice.published_at.desc())
     ).all()
@@ -305,3 +321,13 @@ def in_rank_order(refs):
     )
     by_ref = {n.ref: n for n in rows if n.status in PUBLIC_STATUSES}
     return [by_ref[ref] for ref in refs if ref in by_ref]
+
+
+def current_clause():
+    """Return the SQL condition that keeps notices no public correction supersedes.
+
+    A corrected notice stays at its permalink, but listings, feeds, search and lookups show
+    its correction in its place (notices/corrections.py).
+    """
+    later = aliased(Notice)
+    return ~exists().where(later.corrects_id == Notice.id, later.status.in_(PUBLIC_STATUSES))

@@ -28,6 +28,7 @@ from wtforms.validators import InputRequired
 
 from notices import accounts
 from notices import board
+from notices import corrections
 from notices import expiry
 from notices import kinds
 from notices import review
@@ -216,6 +217,7 @@ def notice(ref):
         warnings=review.warnings(notice, today),
         waited=review.waited(notice.submitted_at, now),
         queue_type=_queue_type(request.args.get("type")),
+        changes=corrections.changes_of(notice) if notice.corrects_id is not None else None,
     )
 
 
@@ -317,6 +319,9 @@ def revoke(ref):
     notice = _notice_or_404(ref)
     if (refused := services.refusal(notice, ("published",), "revoke")) is not None:
         return _refused(notice, refused, None)
+    if (later := notice.correction) is not None:
+        flash(f"本公告已由 {later.ref} 更正,请撤销更正后的公告 {later.ref}", "error")
+        return redirect(url_for("editor.notice", ref=ref))
     reason, error = request.form.get("reason", ""), None
     if request.method == "POST":
         try:
@@ -380,3 +385,45 @@ def set_password(user_id):
     else:
         flash(f"已为 {user.username} 设置新密码。", "success")
     return redirect(url_for("editor.users"))
+
+
+def _correct_form(original, form, end, errors=None, status=200):
+    errors = errors or {}
+    kind = original.kind_def
+    return render_template(
+        "editor/correct.html", notice=original, kind=kind, form=form, end=end,
+        end_errors=errors.get(corrections.END_FIELD, []),
+        problems=corrections.problems(kind, form, errors),
+    ), status
+
+
+@bp.route("/notices/<ref>/correct", methods=["GET", "POST"])
+def correct(ref):
+    """Correct a published notice: its fields to edit, a preview of what changes, then, once
+    confirmed, the correction (更正启事) published as a notice of its own."""
+    original = _notice_or_404(ref)
+    if (refused := corrections.refusal(original)) is not None:
+        return _refused(original, refused, None)
+    if request.method == "GET":
+        return _correct_form(original, *corrections.blank_form(original))
+    data = corrections.posted(request.form)
+    if request.form.get("action") == "edit":
+        form = original.kind_def.form(formdata=data, meta={"csrf": False})
+        return _correct_form(original, form, data.get(corrections.END_FIELD))
+    now = expiry.utcnow()
+    today = expiry.board_today(now)
+    try:
+        draft = corrections.draft(original, data, today)
+        if request.form.get("confirm") == CONFIRMED:
+            correction = corrections.publish(original, draft, current_user, now=now)
+            flash(Markup("已发布更正{},原公告已注明更正。").format(_named(correction)), "success")
+            return redirect(url_for("editor.notice", ref=correction.ref))
+    except NoticeError as refused:
+        if refused.form is None:
+            return _refused(original, refused, None)
+        return _correct_form(original, refused.form, data.get(corrections.END_FIELD), refused.errors, 422)
+    notice_text, full_text = corrections.preview(original, draft, today)
+    return render_template(
+        "editor/correct_preview.html", notice=original, kind=original.kind_def, draft=draft,
+        notice_text=notice_text, full_text=full_text, hidden=data.items(multi=True),
+    )

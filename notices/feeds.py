@@ -80,7 +80,7 @@ def _listing_feed(today, code):
     query = db.select(Notice).where(or_(
         and_(Notice.status == "published", expiry.active_clause(Notice.window_end, today)),
         and_(Notice.status == "revoked", Notice.closed_at >= since),
-    ))
+    ), board.current_clause())
     if code:
         query = query.where(Notice.kind == code)
     changed = func.coalesce(Notice.closed_at, Notice.published_at)

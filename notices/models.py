@@ -90,12 +90,21 @@ class Notice(db.Model):
     # the rest of an unpublished submission's personal data (notices/privacy.py).
     contacts_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     content_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A correction (更正启事) names the notice it corrects; the corrected one keeps its text.
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"), index=True)
 
     items: Mapped[list["LossItem"]] = relationship(
         back_populates="notice", order_by="LossItem.position", cascade="all, delete-orphan"
     )
     events: Mapped[list["AuditEntry"]] = relationship(
         back_populates="notice", order_by="AuditEntry.id", cascade="all, delete-orphan"
+    )
+    corrects: Mapped["Notice | None"] = relationship(
+        remote_side=[id], back_populates="corrections"
+    )
+    # Requests and published corrections alike, oldest first; see :attr:`correction`.
+    corrections: Mapped[list["Notice"]] = relationship(
+        back_populates="corrects", order_by="Notice.id"
     )
 
     __table_args__ = (
@@ -112,6 +121,17 @@ class Notice(db.Model):
     @property
     def is_public(self):
         return self.status in PUBLIC_STATUSES
+
+    @property
+    def correction(self):
+        """Return the public correction that supersedes this notice, or None."""
+        return next((c for c in self.corrections if c.is_public), None)
+
+    @property
+    def is_current(self):
+        """Whether the public finds this notice in listings and search: public and not
+        superseded by a correction (which is found instead)."""
+        return self.is_public and self.correction is None
 
     def __repr__(self):
         return f"<Notice {self.ref} {self.kind} {self.status}>"

@@ -14,6 +14,7 @@ from wtforms import StringField
 from wtforms.validators import Optional
 
 from notices import board
+from notices import corrections
 from notices import documents
 from notices import expiry
 from notices import forms
@@ -23,7 +24,6 @@ from notices import pages
 from notices import search
 from notices import wording
 from notices.extensions import db
-from notices.models import PUBLIC_STATUSES
 from notices.objections import records as objections
 
 bp = Blueprint("public", __name__)
@@ -87,18 +87,24 @@ def _kind_page(today, code, page):
 @bp.get("/notices/<ref>")
 def notice(ref):
     """Show one notice at its permanent address, whatever its state."""
-    found = objections.permalink_key(ref)
-    if found is None or found[0] not in PUBLIC_STATUSES:
+    state = board.permalink_state(ref)
+    if state is None:
         abort(404)
-    # A published notice changes only by revocation, and its page by objections to it: it is
-    # kept across generations, under its status and its objections' counts.
-    return pages.serve(_notice_page, depends_on=found, ref=ref)
+    status, in_correction, received, resolved = state
+    # A published notice changes only by revocation or correction, and its page by objections
+    # to it: it is kept across generations under its status and its objections' counts, and
+    # under the generation too while it takes part in a correction (every correction,
+    # approval and revocation gives a new one).
+    key = (status, board.generation() if in_correction else None, received, resolved)
+    return pages.serve(_notice_page, depends_on=key, ref=ref)
 
 
 def _notice_page(today, ref):
     shown = pages.show(board.find(ref), today)
+    superseded, correcting = corrections.public_view(shown.notice, today)
     return render_template(
         "public/notice.html", shown=shown, today=today,
+        superseded=superseded, correcting=correcting,
         objection_counts=objections.public_counts(shown.notice),
         objecting=objections.is_open(shown.notice, today),
     )

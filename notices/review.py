@@ -43,6 +43,9 @@ def concerns(notices, today):
     loss items should be loaded with them (``selectinload(Notice.items)``).
     """
     found = {notice.id: [] for notice in notices}
+    # A correction request repeats the notice it corrects, start and documents included: its
+    # review page shows what it changes instead of these.
+    notices = [notice for notice in notices if notice.corrects_id is None]
     for notice in notices:
         if (
             notice.kind_def.submitter_sets_window

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from notices import board
+from notices import corrections
 from notices import documents
 from notices import expiry
 from notices import forms
@@ -304,6 +305,9 @@ def _transition(notice, allowed, action, user, now, reason=None, **values):
     if action in INDEXED_ACTIONS:
         # In this transaction: an outbox row for Whoosh, the search row itself on PostgreSQL.
         search.record(notice, now)
+        if notice.corrects_id is not None:
+            # A correction published or revoked: the notice it corrects leaves the search.
+            search.record(notice.corrects, now)
         board.touch_generation()
     if notice.submitter_email or action == "approve":
         # The UPDATE went around the session: the mail tells of the notice as it now is.
@@ -335,6 +339,9 @@ def publication_window(notice, today):
     NoticeError saying why it cannot be: the confirm page and :func:`approve` both ask."""
     if (refused := refusal(notice, ("submitted",), "approve")) is not None:
         raise refused
+    if notice.corrects_id is not None:
+        # A correction keeps the window it was asked with (notices/corrections.py).
+        return corrections.window_of(notice, today)
     if notice.kind_def.submitter_sets_window:
         start = notice.window_start
         if start < today:
@@ -350,6 +357,8 @@ def approve(notice, editor, *, now):
     """Publish a submitted notice now, opening its window."""
     today = expiry.board_today(now)
     start, end = publication_window(notice, today)
+    if notice.corrects_id is not None:
+        corrections.on_approval(notice, editor, now)
     _transition(
         notice, ("submitted",), "approve", editor, now,
         status="published", published_at=now, published_on=today,
@@ -384,6 +393,9 @@ def withdraw(notice, *, now):
 def revoke(notice, editor, reason, *, now):
     """Revoke a published notice; it stays at its permalink with the public reason."""
     reason = clean_reason(reason)
+    if (later := notice.correction) is not None:
+        # What the public reads now is the correction; revoking it revokes the notice.
+        raise NoticeError.on("status", f"本公告已由 {later.ref} 更正,请撤销更正后的公告 {later.ref}")
     _transition(
         notice, ("published",), "revoke", editor, now, reason=reason,
         status="revoked", closed_at=now,
@@ -400,11 +412,15 @@ def expire_due(today, *, now):
             Notice.status == "published",
             Notice.expired_at.is_(None),
             ~expiry.active_clause(Notice.window_end, today),
+            # A corrected notice ends with its correction's window, as its page says.
+            board.current_clause(),
         )
     ).all()
     for notice in due:
-        notice.expired_at = now
-        notice.events.append(AuditEntry(action="expire", actor="系统", created_at=now))
+        while notice is not None and notice.expired_at is None:
+            notice.expired_at = now
+            notice.events.append(AuditEntry(action="expire", actor="系统", created_at=now))
+            notice = notice.corrects
     if due:
         # The listings already left these out by date; the record changes with a generation
         # all the same, so that no kept page outlives a change to what it was made from.

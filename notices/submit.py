@@ -15,6 +15,7 @@ from flask_limiter import RateLimitExceeded
 from werkzeug.datastructures import MultiDict
 
 from notices import board
+from notices import corrections
 from notices import errors
 from notices import expiry
 from notices import forms
@@ -247,6 +248,8 @@ def track(token):
         qr=qr,
         resubmittable=_resubmittable(notice),
         removal=privacy.removal_dates(notice, current_app.config),
+        changes=corrections.changes_of(notice) if notice.corrects_id is not None else None,
+        correctable=_correction_refusal(notice) is None,
     )
     return response, 200, PRIVATE
 
@@ -323,3 +326,87 @@ def export(token):
         "Content-Disposition": f'attachment; filename="{notice.ref}.json"',
     }
     return current_app.response_class(body + "\n", mimetype="application/json", headers=headers)
+def _correction_refusal(original):
+    """Return why the submitter cannot ask to correct ``original`` now, or None."""
+    if (refused := corrections.refusal(original)) is not None:
+        return refused
+    if (waiting := corrections.pending_request(original)) is not None:
+        return NoticeError.on("status", f"已有一份更正申请(编号 {waiting.ref})在等待审核,请等审核结果后再申请")
+    return None
+
+
+def _correct_page(original, form, end, errors=None, status=200):
+    errors = errors or {}
+    kind = original.kind_def
+    body = render_template(
+        "submit/correct.html", notice=original, kind=kind, form=form, end=end,
+        end_errors=errors.get(corrections.END_FIELD, []),
+        problems=corrections.problems(kind, form, errors),
+    )
+    return body, status, PRIVATE
+
+
+def _refused_correction(token, refused):
+    flash(refused.message, "error")
+    return redirect(url_for("submit.track", token=token))
+
+
+@bp.get("/track/<token>/correct")
+def correct_form(token):
+    """Open the correction request of a published notice, filled with its current fields."""
+    original = _tracked_or_404(token)
+    if (refused := _correction_refusal(original)) is not None:
+        return _refused_correction(token, refused)
+    return _correct_page(original, *corrections.blank_form(original))
+
+
+def _correction_draft(token):
+    """Return (original, posted data, draft) of a posted correction request, or a response."""
+    original = _tracked_or_404(token)
+    if (refused := _correction_refusal(original)) is not None:
+        return original, None, _refused_correction(token, refused)
+    data = corrections.posted(request.form)
+    if request.form.get("action") == "edit":
+        form = original.kind_def.form(formdata=data, meta={"csrf": False})
+        return original, data, _correct_page(original, form, data.get(corrections.END_FIELD))
+    try:
+        return original, data, corrections.draft(original, data, expiry.board_today(expiry.utcnow()))
+    except NoticeError as refused:
+        if refused.form is None:
+            return original, data, _refused_correction(token, refused)
+        end = data.get(corrections.END_FIELD)
+        return original, data, _correct_page(original, refused.form, end, refused.errors, 422)
+
+
+@bp.post("/track/<token>/correct")
+@limit_previews
+def correct(token):
+    """Show what the requested correction changes, ready to send, or the form with its errors."""
+    original, data, draft = _correction_draft(token)
+    if not isinstance(draft, corrections.Draft):
+        return draft
+    notice_text, full_text = corrections.preview(original, draft, expiry.board_today(expiry.utcnow()))
+    body = render_template(
+        "submit/correct_preview.html", notice=original, kind=original.kind_def, draft=draft,
+        notice_text=notice_text, full_text=full_text, hidden=data.items(multi=True),
+    )
+    return body, 200, PRIVATE
+
+
+@bp.post("/track/<token>/correct/confirm")
+@limiter.limit(_submit_limit, error_message=services.SUBMIT_LIMIT_MESSAGE)
+def confirm_correction(token):
+    """Send the correction request to the review queue and open its own tracking page."""
+    original, _data, draft = _correction_draft(token)
+    if not isinstance(draft, corrections.Draft):
+        return draft
+    try:
+        correction, new_token = corrections.request(original, draft, now=expiry.utcnow())
+    except NoticeError as refused:
+        return _refused_correction(token, refused)
+    flash(
+        f"更正申请已提交,编号 {correction.ref}。编辑审核通过后发布更正启事。"
+        "请保存下面的查询地址:这是回到这份申请的唯一途径。",
+        "success",
+    )
+    return redirect(url_for("submit.track", token=new_token))

@@ -26,6 +26,10 @@ ACTION_NAMES = {
     "expire": "期满",
     # `flask purge`: personal data removed at the end of its retention period.
     "purge": "按期删除个人信息",
+    # On a correction: published as one; on the notice it corrects: corrected by it.
+    "correction": "发布更正",
+    "corrected": "被更正",
+    "request": "申请更正",
 }
 
 URL = re.compile(r"https?://[^\s()<>()]+")

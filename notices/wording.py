@@ -229,3 +229,28 @@ def sites_sentence(lead, sites):
         if i < len(sites) - 1 and not site["url"]:
             parts.append("、")
     return f"{lead}{''.join(parts)}查看。"
+
+
+def corrected_title(title):
+    """Return the title of a correction in listings and feeds: the corrected notice's title,
+    marked (更正)."""
+    return f"{title}(更正)"
+
+
+def correction_text(title, ref, published_on, changes, issuer, day):
+    """Return a 更正启事: which notice was wrong, each change, then issuer and date.
+
+    ``changes`` are (label, old, new) in the public, masked form of the values, e.g.
+    ("征集截止日期", "2026年12月20日", "2027年1月10日"). Each one is a sentence, numbered when
+    there are several, as the newspaper prints its corrections.
+    """
+    text = Text("更正启事")
+    text.para(f"本网于{cn_date(published_on)}发布的《{title}》(编号:{ref})有误,现更正如下:")
+    numbered = len(changes) > 1
+    for i, (label, old, new) in enumerate(changes, 1):
+        number = f"{i}." if numbered else ""
+        text.para(f"{number}{label}原为“{old}”,现更正为“{new}”。")
+    text.para("其他内容不变。特此更正。")
+    text.sign(issuer)
+    text.sign(cn_date(day))
+    return text

@@ -13,7 +13,7 @@ from notices.extensions import db
 from notices.models import Notice
 
 NOTICE_KEYS = {"ref", "type", "title", "status", "published_at", "window_start", "window_end",
-               "text", "fields", "url"}
+               "text", "fields", "url", "corrects", "corrected_by"}
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ EDITOR_ROUTES = [
     ("POST", "/editor/notices/{ref}/reject"),
     ("GET", "/editor/notices/{ref}/revoke"),
     ("POST", "/editor/notices/{ref}/revoke"),
+    ("GET", "/editor/notices/{ref}/correct"),
+    ("POST", "/editor/notices/{ref}/correct"),
     ("POST", "/editor/logout"),
     ("GET", "/editor/users"),
     ("POST", "/editor/users"),

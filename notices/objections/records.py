@@ -7,7 +7,7 @@ is written then. Callers read the clock once and pass ``now`` (aware).
 The public sees two numbers per wage notice, how many objections it received and how many
 were resolved (:func:`counts`). A notice's permalink is kept by every worker as rendered
 (notices/pages.py), keyed by the notice's status and those two numbers, read in one statement
-on every request (:func:`permalink_key`), so a new or resolved objection shows on the next
+on every request (board.permalink_state), so a new or resolved objection shows on the next
 request to any worker without touching the generation every listing is kept under: no
 listing shows them.
 """
@@ -204,21 +204,6 @@ def counts(notice_id):
         ).where(Objection.notice_id == notice_id)
     ).one()
     return received, resolved
-
-
-# Read on every view of a permalink: plain SQL, one statement for the status and the counts.
-_PERMALINK = db.text(
-    "SELECT n.status, count(o.id), count(CASE WHEN o.status = 'resolved' THEN 1 END) "
-    "FROM notice n LEFT JOIN objection o ON o.notice_id = n.id "
-    "WHERE n.ref = :ref GROUP BY n.id, n.status"
-)
-
-
-def permalink_key(ref):
-    """Return (status, received, resolved) of the notice ``ref``, or None if there is none:
-    what its kept permalink depends on."""
-    row = db.session.execute(_PERMALINK, {"ref": ref}).one_or_none()
-    return tuple(row) if row is not None else None
 
 
 def public_counts(notice):

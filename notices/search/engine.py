@@ -295,10 +295,11 @@ def document(notice, shown):
 
 
 def public_document(notice, today):
-    """Return the index document of ``notice`` as the public sees it, or None if not public."""
+    """Return the index document of ``notice`` as the public sees it, or None if not public
+    or superseded by a correction (which the search finds instead)."""
     from notices import board
 
-    if notice is None or not notice.is_public:
+    if notice is None or not notice.is_current:
         return None
     return document(notice, board.show(notice, today))
 

@@ -133,10 +133,10 @@ def _row(notice, today):
 
 
 def _write(connection, notices, today):
-    """Write the rows of ``notices`` ({ref: Notice or None}): public ones upserted, others
-    removed."""
+    """Write the rows of ``notices`` ({ref: Notice or None}): current ones upserted, others
+    (not public, or superseded by a correction) removed."""
     rows = [row for notice in notices.values() if (row := _row(notice, today)) is not None]
-    gone = [ref for ref, notice in notices.items() if notice is None or not notice.is_public]
+    gone = [ref for ref, notice in notices.items() if notice is None or not notice.is_current]
     if rows:
         connection.execute(_sql(_UPSERT), rows)
     if gone:
@@ -280,7 +280,10 @@ def reindex(notices, progress=None):
     with db.engine.begin() as connection:
         connection.execute(_sql(
             "DELETE FROM search_document d WHERE NOT EXISTS ("
-            " SELECT 1 FROM notice n WHERE n.ref = d.ref AND n.status IN ('published', 'revoked'))"
+            " SELECT 1 FROM notice n WHERE n.ref = d.ref AND n.status IN ('published', 'revoked')"
+            # Nor those a public correction supersedes (board.current_clause).
+            " AND NOT EXISTS (SELECT 1 FROM notice c WHERE c.corrects_id = n.id"
+            " AND c.status IN ('published', 'revoked')))"
         ))
         if settled is not None:
             connection.execute(db.delete(IndexOutbox).where(IndexOutbox.id <= settled))
