@@ -127,12 +127,24 @@ def values_of(notice, masked=True):
     return public_values(kind, fields, notice.window_start, notice.window_end)
 
 
+def _compared(notice):
+    """Return a stored notice's values to compare: unmasked, its numbers told by their keyed
+    hashes, since a decided notice keeps only their masked form (services.sealed)."""
+    kind = notice.kind_def
+    fields = kind.fields_of(notice, masked=False)
+    if notice.items:
+        fields["items"] = [
+            dict(fields_item, document_number=item.number_hash)
+            for fields_item, item in zip(fields["items"], notice.items)
+        ]
+    return public_values(kind, fields, notice.window_start, notice.window_end)
+
+
 def changes_of(correction):
     """Return what ``correction`` changes in the notice it corrects."""
     original = correction.corrects
     return changes_between(
-        values_of(original, masked=False), values_of(correction, masked=False),
-        values_of(original), values_of(correction),
+        _compared(original), _compared(correction), values_of(original), values_of(correction),
     )
 
 
@@ -163,6 +175,11 @@ def form_data(original):
     data = kind.fields_of(original, masked=False)
     if kind.submitter_sets_window:
         data["window_start"] = original.window_start
+    # A published notice keeps no full ID number or credit code (services.sealed), only its
+    # masked form: whoever corrects it types the number again rather than a row of stars.
+    for item in data.get("items", ()):
+        if "*" in item["document_number"]:
+            item["document_number"] = ""
     return data
 
 
@@ -189,6 +206,9 @@ def draft(original, formdata, today):
     for name in forms.SUBMITTER_FIELDS:
         data[name] = getattr(original, name) or ""
     form = kind.form(formdata=data, meta={"csrf": False})
+    # A correction publishes, corrected, the notice its submitter consented to publish: it
+    # carries that consent (_stored) rather than asking for it again.
+    form.asks_consent = False
     start, end = original.window_start, original.window_end
     errors = {}
     if kind.submitter_sets_window:
@@ -212,7 +232,7 @@ def draft(original, formdata, today):
         raise services.NoticeError(errors, form=form)
     fields = kind.fields_from_form(form)
     items = kind.items_from_form(form)
-    raw = dict(fields, items=items) if items else dict(fields)
+    raw = dict(fields, items=_as_stored(original, items)) if items else dict(fields)
     public = dict(fields, items=[kind.mask_item(i) for i in items]) if items else dict(fields)
     changes = changes_between(
         values_of(original, masked=False), public_values(kind, raw, start, end),
@@ -221,6 +241,20 @@ def draft(original, formdata, today):
     if not changes:
         raise services.NoticeError({"changes": ["没有任何修改,无需更正"]}, form=form)
     return Draft(form=form, fields=fields, items=items, start=start, end=end, changes=changes)
+
+
+def _as_stored(original, items):
+    """Return corrected items to compare with ``original``'s: a number typed again that
+    matches the sealed one's keyed hash reads as the sealed form the original keeps, so an
+    unchanged number is no change, and a changed one is."""
+    stored = {item.position: item for item in original.items}
+    compared = []
+    for position, item in enumerate(items):
+        kept = stored.get(position)
+        if kept is not None and kept.number_hash == documents.number_hash(item["document_number"]):
+            item = dict(item, document_number=kept.document_number)
+        compared.append(item)
+    return compared
 
 
 def _checkable(form, errors):
@@ -278,8 +312,13 @@ def _stored(original, draft, *, status, token, now):
         window_end=draft.end,
         submitted_at=now,
         corrects_id=original.id,
+        consent_at=original.consent_at,
+        consent_version=original.consent_version,
     )
-    correction.items = [LossItem(position=i, **item) for i, item in enumerate(draft.items)]
+    correction.items = [
+        LossItem(position=i, number_hash=documents.number_hash(item["document_number"]), **item)
+        for i, item in enumerate(draft.items)
+    ]
     return correction
 
 
@@ -306,6 +345,9 @@ def publish(original, draft, editor, *, now):
     # Nobody tracks an editor's correction: its token is drawn and dropped.
     correction = _stored(original, draft, status="published", token=secrets.token_urlsafe(24), now=now)
     correction.published_at, correction.published_on = now, today
+    # Published at once, so sealed at once, as an approval seals a submission.
+    for name, value in services.sealed(correction).items():
+        setattr(correction, name, value)
     changed = summary(draft.changes)
     correction.events.append(AuditEntry(
         action="correction", user_id=editor.id, actor=editor.username,

@@ -395,7 +395,9 @@ def test_the_migration_hashes_and_seals_existing_rows(old_board, tmp_path):
     _insert_old_rows(app)
     assert ID_NUMBER.encode() in database_bytes(app)
 
-    upgrade(app, AFTER)
+    # Read through the models, which know the later migrations' columns too: up to the head,
+    # past this migration (the later ones leave loss items' numbers as they are).
+    upgrade(app, "head")
     with app.app_context():
         published, waiting = (notice_of(f"YS-20240308-0000{i}") for i in (1, 2))
         assert published.items[0].document_number == documents.mask_number("id_card", ID_NUMBER)
@@ -425,7 +427,7 @@ def test_the_migration_hashes_and_seals_existing_rows(old_board, tmp_path):
 
     # Down and up again: the sealed number stays sealed, the hashes come back.
     downgrade(app, BEFORE)
-    upgrade(app, AFTER)
+    upgrade(app, "head")
     with app.app_context():
         assert db.session.scalar(
             db.select(LossItem.number_hash).where(LossItem.notice_id == 1)
