@@ -643,6 +643,9 @@ def _write_segment(path, jobs, results):
     segment of the archive tier, and send it (or the error) to ``results``."""
     try:
         writer = _SegmentWriter(whoosh_index.open_dir(path, indexname=ARCHIVE))
+        # The writers of a tier share its folder of temporary files, which a writer's cancel()
+        # or commit() removes: only the committing one, in the parent, may. Files of a segment
+        # left unfinished are removed by that commit, which keeps only the segments it lists.
         try:
             while (batch := jobs.get()) is not None:
                 for doc in batch:
@@ -650,10 +653,10 @@ def _write_segment(path, jobs, results):
             if writer.docnum:
                 results.send(("segment", writer._finalize_segment()))
             else:
-                writer.cancel()
+                writer._close_segment()
                 results.send(("segment", None))
         except BaseException:
-            writer.cancel()
+            writer._close_segment()
             raise
     except BaseException as error:
         results.send(("error", repr(error)))
