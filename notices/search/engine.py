@@ -39,6 +39,7 @@ from notices.search.analysis import MAX_WORDS  # noqa: F401
 from notices.search.analysis import as_number
 from notices.search.analysis import grams
 from notices.search.analysis import highlight_words
+from notices.search.analysis import load_dictionary
 from notices.search.analysis import typed_words
 from notices.search.analysis import use_dictionary_cache
 from notices.search.analysis import words
@@ -496,24 +497,12 @@ class _TermPool:
         self.terms = {}
         self.fieldnames = set()
 
-    def add(self, item):
-        fieldname, tbytes, docnum, weight, vbytes = item
-        postings = self.terms.get((fieldname, tbytes))
-        if postings is None:
-            self.fieldnames.add(fieldname)
-            postings = self.terms[fieldname, tbytes] = []
-        postings.append((docnum, weight, vbytes))
-
-    def iter_postings(self):
-        terms = self.terms
-        for fieldname, tbytes in sorted(terms):
-            for docnum, weight, vbytes in terms[fieldname, tbytes]:
-                yield fieldname, tbytes, docnum, weight, vbytes
-
     def cleanup(self):
-        self.terms = {}
+        # Called as the segment is finished, in a process about to end (see _write_segment).
+        pass
 
-    cancel = cleanup
+    def cancel(self):
+        self.terms = {}
 
 
 class _Lengths:
@@ -526,11 +515,6 @@ class _Lengths:
             name: [reader.doc_field_length(docnum, name, 0) for docnum in range(count)]
             for name in schema.scorable_names()
         }
-
-    def doc_field_length(self, docnum, fieldname):
-        known = self.known.get(fieldname)
-        # A field that is not scorable keeps no lengths: Whoosh's reader answers 0.
-        return 0 if known is None else known[docnum]
 
     def close(self):
         self.reader.close()
@@ -616,7 +600,7 @@ class _SegmentWriter(SegmentWriter):
                         if postings is None:
                             fieldnames.add(name)
                             postings = terms[name, tbytes] = []
-                        postings.append((docnum, weight * fieldboost, vbytes))
+                        postings.append((docnum, weight * fieldboost, b"" if vbytes is None else vbytes))
                 stored = fields.get(f"_stored_{name}", value)
                 perdocwriter.add_field(name, field, stored if field.stored else None, length)
                 if field.column_type and stored is not None:
@@ -629,13 +613,39 @@ class _SegmentWriter(SegmentWriter):
         self.docnum += 1
 
     def _flush_segment(self):
+        """Write the pool's terms in order, each with its postings, as Whoosh's add_postings()
+        does from its stream of sorted postings, without making that stream."""
         self.perdocwriter.close()
         lengths = _Lengths(self.per_document_reader(), self.schema, self.docnum)
+        writer = self.fieldwriter
+        terms = self.pool.terms
         try:
-            self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
+            current = None
+            for fieldname, tbytes in sorted(terms):
+                if fieldname != current:
+                    if current is not None:
+                        writer.finish_field()
+                    writer.start_field(fieldname, self.schema[fieldname])
+                    current = fieldname
+                    # A field that is not scorable keeps no lengths: Whoosh's reader answers 0.
+                    known = lengths.known.get(fieldname)
+                writer.start_term(tbytes)
+                add = writer.add
+                if known is None:
+                    for docnum, weight, vbytes in terms[fieldname, tbytes]:
+                        add(docnum, weight, vbytes, 0)
+                else:
+                    for docnum, weight, vbytes in terms[fieldname, tbytes]:
+                        add(docnum, weight, vbytes, known[docnum])
+                writer.finish_term()
+            if current is not None:
+                writer.finish_field()
         finally:
             lengths.close()
-        self.fieldwriter.close()
+        writer.close()
+
+
+_kept = []
 
 
 def _write_segment(path, jobs, results):
@@ -652,6 +662,9 @@ def _write_segment(path, jobs, results):
                     writer.add_document(**doc)
             if writer.docnum:
                 results.send(("segment", writer._finalize_segment()))
+                # The process ends now: its postings go with it instead of being freed one by
+                # one (seconds at 100,000 notices).
+                _kept.append(writer)
             else:
                 writer._close_segment()
                 results.send(("segment", None))
@@ -673,6 +686,8 @@ class _ArchiveWriters:
     """
 
     def __init__(self, path, procs=2):
+        # Loaded here, the dictionary is shared by the processes forked below.
+        load_dictionary()
         context = multiprocessing.get_context("fork")
         self.jobs = context.Queue(procs * 2)
         self.batch = []
