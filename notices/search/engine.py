@@ -524,10 +524,13 @@ def _postings(field, value):
     """Return what ``field.index(value)`` returns: (term bytes, frequency, weight, encoded
     value) of each term, computed straight from our tokenizer's words for the text fields
     instead of through Whoosh's tokens (a Token object and four generators a word)."""
-    split = getattr(field.analyzer, "split", None)
+    analyzer = getattr(field, "analyzer", None)
     kind = type(field.format)
-    if split is None or not isinstance(value, str) or kind not in (formats.Frequency, formats.Positions):
+    if not isinstance(analyzer, _Tokenizer) or not isinstance(value, str) or kind not in (
+        formats.Frequency, formats.Positions
+    ):
         return field.index(value)
+    split = analyzer.split
     boost = field.format.field_boost
     if kind is formats.Frequency:
         freqs = {}
