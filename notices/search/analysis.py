@@ -253,3 +253,9 @@ def matches(q, text, numbers=()):
         clauses.append(any(options) if options else None)
     clauses = [clause for clause in clauses if clause is not None]
     return bool(clauses) and all(clauses)
+
+
+def load_dictionary():
+    """Load jieba's dictionary now (a second or two), not at the first text analysed: processes
+    forked afterwards share it instead of each loading its own."""
+    jieba.initialize()

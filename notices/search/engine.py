@@ -3,13 +3,18 @@
 Queries are built from the person's words as data (``analysis``), never parsed as Whoosh
 syntax. See the package's docstring for how the index follows the database.
 """
+import functools
 import logging
+import multiprocessing
 import os
+import pickle
+import queue
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 
+from whoosh import formats
 from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh import sorting
@@ -24,8 +29,10 @@ from whoosh.index import LockError
 from whoosh.reading import MultiReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
+from whoosh.system import pack_uint
 from whoosh.util.filelock import try_for
 from whoosh.writing import CLEAR
+from whoosh.writing import SegmentWriter
 
 from notices import wording
 from notices.documents import number_hash
@@ -33,6 +40,7 @@ from notices.search.analysis import MAX_WORDS  # noqa: F401
 from notices.search.analysis import as_number
 from notices.search.analysis import grams
 from notices.search.analysis import highlight_words
+from notices.search.analysis import load_dictionary
 from notices.search.analysis import typed_words
 from notices.search.analysis import use_dictionary_cache
 from notices.search.analysis import words
@@ -431,12 +439,12 @@ def reindex(notices, progress=None):
         # database is re-read in full below).
         create_index()
     writers = {LIVE: _writer(LIVE, timeout=60)}
+    archive = None
     try:
-        # The archive is nearly everything: analysed in two processes, each writing its own
-        # segment, as the rebuild of 100,000 notices must fit in a minute. Large batches and
-        # pools keep the processes busy instead of passing small batches and sorting postings
-        # on disk (at 20,000 notices: 21 s with Whoosh's defaults, 13–15 s with these).
-        writers[ARCHIVE] = _writer(ARCHIVE, timeout=60, limitmb=1024, procs=2, batchsize=1000, multisegment=True)
+        writers[ARCHIVE] = _writer(ARCHIVE, timeout=60)
+        # The archive is nearly everything: written by two processes, each its own segment,
+        # while this one reads the database and renders each notice (see _ArchiveWriters).
+        archive = _ArchiveWriters(path)
         reading()
         settled = db.session.scalar(db.select(db.func.max(IndexOutbox.id)))
         today = expiry.board_today(expiry.utcnow())
@@ -444,14 +452,21 @@ def reindex(notices, progress=None):
         for notice in notices:
             doc = public_document(notice, today)
             if doc is not None:
-                writers[tier_of(doc, today)].add_document(**doc)
+                tier = tier_of(doc, today)
+                if tier == ARCHIVE:
+                    archive.add(doc)
+                else:
+                    writers[tier].add_document(**doc)
             count += 1
             if progress:
                 progress(1)
         # CLEAR: the new segments replace every old one in the same commit.
-        for writer in writers.values():
-            writer.commit(mergetype=CLEAR)
+        segments = archive.segments()
+        writers.pop(LIVE).commit(mergetype=CLEAR)
+        _commit_segments(writers.pop(ARCHIVE), segments)
     except BaseException:
+        if archive is not None:
+            archive.stop()
         for writer in writers.values():
             writer.cancel()
         raise
@@ -463,6 +478,297 @@ def reindex(notices, progress=None):
         db.session.execute(db.delete(IndexOutbox).where(IndexOutbox.id <= settled))
         db.session.commit()
     return count
+
+
+# --- the archive's rebuild -------------------------------------------------------------------
+#
+# Whoosh's own multiprocess writer spent most of a rebuild in three places that have nothing to
+# do with the index's content: every posting of a segment (130 a notice) was kept as a tuple
+# and the whole pool sorted, spilled to disk past its memory limit and merged back; and while
+# writing each posting, the field's length in that document was read back from the file just
+# written, with a look at the disk for every field without lengths. The processes below write
+# the same postings in the same order: grouped by term as they come, and sorted by term only
+# (a term's documents arrive in order), with the lengths read once into memory.
+
+_BATCH = 500
+
+
+class _TermPool:
+    """A segment's postings, grouped by (field, term) as they come, in place of Whoosh's sorting
+    pool: a term's documents arrive in ascending order, so only the terms need sorting."""
+
+    def __init__(self):
+        self.terms = {}
+        self.fieldnames = set()
+
+    def cleanup(self):
+        # Called as the segment is finished, in a process about to end (see _write_segment).
+        pass
+
+    def cancel(self):
+        self.terms = {}
+
+
+class _Lengths:
+    """Each document's field lengths, read once from a segment's per-document reader: what
+    Whoosh's posting writer asks for once for every posting."""
+
+    def __init__(self, reader, schema, count):
+        self.reader = reader
+        self.known = {
+            name: [reader.doc_field_length(docnum, name, 0) for docnum in range(count)]
+            for name in schema.scorable_names()
+        }
+
+    def close(self):
+        self.reader.close()
+
+
+def _postings(field, value):
+    """Return what ``field.index(value)`` returns: (term bytes, frequency, weight, encoded
+    value) of each term, computed straight from our tokenizer's words for the text fields
+    instead of through Whoosh's tokens (a Token object and four generators a word)."""
+    analyzer = getattr(field, "analyzer", None)
+    kind = type(field.format)
+    if not isinstance(analyzer, _Tokenizer) or not isinstance(value, str) or kind not in (
+        formats.Frequency, formats.Positions
+    ):
+        return field.index(value)
+    split = analyzer.split
+    boost = field.format.field_boost
+    if kind is formats.Frequency:
+        freqs = {}
+        for text, _pos, _start, _end in split(value):
+            freqs[text] = freqs.get(text, 0) + 1
+        return [
+            (text.encode("utf-8"), freq, float(freq) * boost, _packed(freq))
+            for text, freq in freqs.items()
+        ]
+    positions = {}
+    for text, pos, _start, _end in split(value):
+        found = positions.get(text)
+        if found is None:
+            positions[text] = [pos]
+        else:
+            found.append(pos)
+    items = []
+    for text, poslist in positions.items():
+        # Positions.encode: the count, then the gaps between positions pickled.
+        deltas = [poslist[0]] + [b - a for a, b in zip(poslist, poslist[1:])]
+        count = len(poslist)
+        items.append((
+            text.encode("utf-8"), count, float(count) * boost,
+            _packed(count) + pickle.dumps(deltas, 2),
+        ))
+    return items
+
+
+@functools.lru_cache(maxsize=1024)
+def _packed(number):
+    return pack_uint(number)
+
+
+class _SegmentWriter(SegmentWriter):
+    """Writes one new segment of a tier that another writer holds the lock of."""
+
+    def __init__(self, ix):
+        super().__init__(ix, _lk=False, compound=False)
+        self.pool = _TermPool()
+        if any(field.separate_spelling() or field.vector for field in self.schema):
+            raise ValueError("this writer keeps neither spelling words nor term vectors")
+
+    def add_document(self, **fields):
+        """SegmentWriter.add_document, for fields without spelling words or term vectors, with
+        each term's postings put straight in the pool."""
+        self._check_state()
+        perdocwriter = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        terms = self.pool.terms
+        fieldnames = self.pool.fieldnames
+        docboost = self._doc_boost(fields)
+        names = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, names)
+        perdocwriter.start_doc(docnum)
+        try:
+            for name in names:
+                value = fields[name]
+                if value is None:
+                    continue
+                field = schema[name]
+                length = 0
+                if field.indexed:
+                    fieldboost = self._field_boost(fields, name, docboost)
+                    scorable = field.scorable
+                    for tbytes, freq, weight, vbytes in _postings(field, value):
+                        if scorable:
+                            length += freq
+                        postings = terms.get((name, tbytes))
+                        if postings is None:
+                            fieldnames.add(name)
+                            postings = terms[name, tbytes] = []
+                        postings.append((docnum, weight * fieldboost, b"" if vbytes is None else vbytes))
+                stored = fields.get(f"_stored_{name}", value)
+                perdocwriter.add_field(name, field, stored if field.stored else None, length)
+                if field.column_type and stored is not None:
+                    perdocwriter.add_column_value(name, field.column_type, field.to_column_value(stored))
+        except Exception:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _flush_segment(self):
+        """Write the pool's terms in order, each with its postings, as Whoosh's add_postings()
+        does from its stream of sorted postings, without making that stream."""
+        self.perdocwriter.close()
+        lengths = _Lengths(self.per_document_reader(), self.schema, self.docnum)
+        writer = self.fieldwriter
+        terms = self.pool.terms
+        try:
+            current = None
+            for fieldname, tbytes in sorted(terms):
+                if fieldname != current:
+                    if current is not None:
+                        writer.finish_field()
+                    writer.start_field(fieldname, self.schema[fieldname])
+                    current = fieldname
+                    # A field that is not scorable keeps no lengths: Whoosh's reader answers 0.
+                    known = lengths.known.get(fieldname)
+                writer.start_term(tbytes)
+                add = writer.add
+                if known is None:
+                    for docnum, weight, vbytes in terms[fieldname, tbytes]:
+                        add(docnum, weight, vbytes, 0)
+                else:
+                    for docnum, weight, vbytes in terms[fieldname, tbytes]:
+                        add(docnum, weight, vbytes, known[docnum])
+                writer.finish_term()
+            if current is not None:
+                writer.finish_field()
+        finally:
+            lengths.close()
+        writer.close()
+
+
+_kept = []
+
+
+def _write_segment(path, jobs, results):
+    """In a child process: index the batches of documents taken from ``jobs`` into one new
+    segment of the archive tier, and send it (or the error) to ``results``."""
+    try:
+        writer = _SegmentWriter(whoosh_index.open_dir(path, indexname=ARCHIVE))
+        # The writers of a tier share its folder of temporary files, which a writer's cancel()
+        # or commit() removes: only the committing one, in the parent, may. Files of a segment
+        # left unfinished are removed by that commit, which keeps only the segments it lists.
+        try:
+            while (batch := jobs.get()) is not None:
+                for doc in batch:
+                    writer.add_document(**doc)
+            if writer.docnum:
+                results.send(("segment", writer._finalize_segment()))
+                # The process ends now: its postings go with it instead of being freed one by
+                # one (seconds at 100,000 notices).
+                _kept.append(writer)
+            else:
+                writer._close_segment()
+                results.send(("segment", None))
+        except BaseException:
+            writer._close_segment()
+            raise
+    except BaseException as error:
+        results.send(("error", repr(error)))
+    finally:
+        results.close()
+
+
+class _ArchiveWriters:
+    """Two processes writing a segment each of the archive tier from documents passed to them
+    in batches; the process holding the tier's lock commits their segments.
+
+    Two, as the machine a board runs on may have two cores: this process reads the database
+    and renders each notice (a sixth of the work) while they analyse and write.
+    """
+
+    def __init__(self, path, procs=2):
+        # Loaded here, the dictionary is shared by the processes forked below.
+        load_dictionary()
+        context = multiprocessing.get_context("fork")
+        self.jobs = context.Queue(procs * 2)
+        self.batch = []
+        self.procs = []
+        self.results = []
+        for _ in range(procs):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_write_segment, args=(path, self.jobs, send), daemon=True)
+            process.start()
+            send.close()
+            self.procs.append(process)
+            self.results.append(receive)
+
+    def add(self, doc):
+        self.batch.append(doc)
+        if len(self.batch) >= _BATCH:
+            self._put(self.batch)
+            self.batch = []
+
+    def _put(self, job):
+        while True:
+            try:
+                self.jobs.put(job, timeout=1)
+                return
+            except queue.Full:
+                self._check_alive()
+
+    def _check_alive(self):
+        for process, receive in zip(self.procs, self.results):
+            if not process.is_alive() or receive.poll():
+                raise RuntimeError(f"an index writer stopped: {self._answer(receive)}")
+
+    @staticmethod
+    def _answer(receive):
+        try:
+            return receive.recv() if receive.poll() else "no answer"
+        except EOFError:
+            return "no answer"
+
+    def segments(self):
+        """Return the segments written, once every process has finished its own."""
+        if self.batch:
+            self._put(self.batch)
+            self.batch = []
+        for _ in self.procs:
+            self._put(None)
+        segments = []
+        for process, receive in zip(self.procs, self.results):
+            try:
+                kind, value = receive.recv()
+            except EOFError:
+                kind, value = "error", f"exit code {process.join() or process.exitcode}"
+            process.join()
+            if kind != "segment":
+                raise RuntimeError(f"an index writer failed: {value}")
+            if value is not None:
+                segments.append(value)
+        return segments
+
+    def stop(self):
+        # Batches left in the queue are dropped, not waited for when this process exits.
+        self.jobs.cancel_join_thread()
+        for process in self.procs:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+
+
+def _commit_segments(writer, segments):
+    """Commit ``segments`` as the whole of ``writer``'s tier, replacing every older segment
+    (what Whoosh's multiprocess writer does with its sub-writers' segments)."""
+    writer._close_segment()
+    writer._commit_toc(segments)
+    writer._finish()
 
 
 def _remove_untiered(path):
