@@ -35,7 +35,7 @@ def corpus(app, editor):
         user = db.session.merge(editor)
         for key, code, data in NOTICES:
             kind = kinds.get(code)
-            data = dict(data)
+            data = dict(data, consent_publication=True)
             if kind.submitter_sets_window:
                 data["window_start"] = today.isoformat()
             notice, _ = services.submit(kind, services.flatten(data), now=expiry.utcnow())

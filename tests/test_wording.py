@@ -49,7 +49,8 @@ def render(app):
         if kind.submitter_sets_window:
             data["window_start"] = start.isoformat()
         with app.app_context():
-            form = services.validate(kind, services.flatten(data), today=None)
+            # The seeds as printed: no consent of the board's own to ask for.
+            form = services.validate(kind, services.flatten(data), today=None, asks_consent=False)
             return kind.preview(form, start, end or expiry.window_end(start, 30))
 
     return render
