@@ -273,17 +273,27 @@ def create_user_command(name, role, authority, password_stdin):
     click.echo(f"Created {role} {name}.")
 
 
+def board_day_option(what):
+    """The ``--today YYYY-MM-DD`` option of a daily command: the board's date ``what``."""
+    return click.option(
+        "--today",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        help=f"The board's date {what} (default: today in Asia/Shanghai).",
+    )
+
+
+def board_day(today, now):
+    """Return the board's date a daily command runs for: ``--today``, or now's in Lhasa."""
+    return today.date() if today else expiry.board_today(now)
+
+
 @click.command("expire")
 @with_appcontext
-@click.option(
-    "--today",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="The board's date to expire against (default: today in Asia/Shanghai).",
-)
+@board_day_option("to expire against")
 def expire_command(today):
     """Record the expiry of every notice whose window has ended."""
     now = expiry.utcnow()
-    day = today.date() if today else expiry.board_today(now)
+    day = board_day(today, now)
     count = services.expire_due(day, now=now)
     click.echo(f"Recorded expiry of {count} notices (board date {day.isoformat()}).")
     moved = search.move_expired(day)
@@ -347,15 +357,11 @@ def init_app(app):
 
 @click.command("purge")
 @with_appcontext
-@click.option(
-    "--today",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="The board's date to count retention periods to (default: today in Asia/Shanghai).",
-)
+@board_day_option("to count retention periods to")
 def purge_command(today):
     """Remove the personal data whose retention period has ended."""
     now = expiry.utcnow()
-    day = today.date() if today else expiry.board_today(now)
+    day = board_day(today, now)
     counts = privacy_purge.purge(day, now=now)
     removed = ", ".join(f"{what} {count}" for what, count in counts.items()) or "nothing due"
     click.echo(f"Purged (board date {day.isoformat()}): {removed}.")
