@@ -146,6 +146,12 @@ def prepare_corpus(n, reindex=False):
             meta = json.load(f)
         meta["cached"] = True
     app = make_app(folder)
+    if meta["cached"]:
+        with app.app_context():
+            # A corpus cached by an older release: its schema brought up to date (as
+            # `flask init-db` does), and its index rebuilt if it was made from older text.
+            flask_migrate.upgrade(directory=app.extensions["migrate"].directory)
+            reindex = reindex or search.text_version() != search.TEXT_VERSION
     if reindex:
         with app.app_context():
             meta["board_build_seconds"], meta["board_index_bytes"] = reindex_board()
