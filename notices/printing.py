@@ -18,8 +18,6 @@ import segno
 from flask import current_app
 from flask import render_template
 from sqlalchemy.orm import selectinload
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from notices import board
 from notices import expiry
@@ -104,6 +102,11 @@ def render_html(col, today):
 
 def typeset(html):
     """Return the PDF bytes of the column's ``html``."""
+    # Imported on the first PDF, not with the app: WeasyPrint and Pango take half a second
+    # to load, which every worker's start would pay for a page few readers ask for.
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
     # The column carries its styles and QR codes inline (data: URIs); a typesetter that
     # followed any other address (file:///etc/…, a host inside the network) would be a hole.
     fetcher = URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
