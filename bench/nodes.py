@@ -77,7 +77,8 @@ def main():
     parser.add_argument("--out", default=os.path.join(HERE, "results", "nodes.json"))
     args = parser.parse_args()
     searches = os.path.join(HERE, "results", "mixed_searches.txt")
-    notices, every_page = corpus_pages(args.db, searches)
+    fresh = os.path.join(HERE, "results", "fresh_searches.txt")
+    notices, every_page = corpus_pages(args.db, searches, fresh)
     pages = {name: every_page[name] for name in PAGES}
     source = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{os.path.abspath(args.db)}",
                          "SEARCH_INDEX_ON_COMMIT": False})
@@ -99,7 +100,7 @@ def main():
                 with tempfile.TemporaryDirectory(prefix="board-nginx-") as tmp, \
                         Balancer(tmp, ports) as balancer:
                     results = measure(balancer.base_url, pages, args.seconds,
-                                      args.connections, searches)
+                                      args.connections, searches, fresh)
             finally:
                 for server in servers:
                     server.send_signal(signal.SIGTERM)
