@@ -2,7 +2,6 @@
 import json
 import secrets
 
-import segno
 from flask import Blueprint
 from flask import abort
 from flask import current_app
@@ -27,7 +26,7 @@ from notices.extensions import limiter
 from notices.models import Notice
 from notices.privacy.export import export as export_submission
 from notices.services import NoticeError
-from notices.urls import public_url
+from notices.urls import private_address
 
 bp = Blueprint("submit", __name__)
 
@@ -221,23 +220,13 @@ def _tracked_or_404(token):
     return notice
 
 
-def _tracking_address(token):
-    """Return the tracking page's address at the board's public address, and its QR code.
-
-    The code is an SVG inlined as a data: URI (the CSP allows data: images), so no request
-    for an image carries the token to a log, a cache or anyone else.
-    """
-    address = public_url("submit.track", token=token)
-    return address, segno.make(address, error="m").svg_data_uri(svgclass=None, lineclass=None)
-
-
 @bp.get("/track/<token>")
 def track(token):
     """Show the submitter where their notice stands, and the address that brings them back."""
     notice = _tracked_or_404(token)
     today = expiry.board_today(expiry.utcnow())
     kind = notice.kind_def
-    address, qr = _tracking_address(token)
+    address, qr = private_address("submit.track", token)
     response = render_template(
         "submit/track.html",
         notice=notice,

@@ -7,6 +7,7 @@ the permalink a submitter copies) is built from ``PUBLIC_URL`` alone.
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+import segno
 from flask import current_app
 
 # Where `make demo` serves the board, so the demo's links work with no setting at all.
@@ -60,3 +61,14 @@ def public_url(endpoint, **values):
         base.netloc, script_name=base.path or "/", url_scheme=base.scheme
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+def private_address(endpoint, token):
+    """Return the address of a private page (a tracking page) at the board's public address,
+    and its QR code.
+
+    The code is an SVG inlined as a data: URI (the CSP allows data: images), so no request
+    for an image carries the token to a log, a cache or anyone else.
+    """
+    address = public_url(endpoint, token=token)
+    return address, segno.make(address, error="m").svg_data_uri(svgclass=None, lineclass=None)

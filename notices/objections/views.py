@@ -8,7 +8,6 @@ import re
 from decimal import Decimal
 from functools import wraps
 
-import segno
 from flask import Blueprint
 from flask import abort
 from flask import current_app
@@ -35,7 +34,7 @@ from notices.objections import records
 from notices.objections.records import ACTIONS
 from notices.objections.records import STATUS_NAMES
 from notices.objections.records import ObjectionError
-from notices.urls import public_url
+from notices.urls import private_address
 
 bp = Blueprint("objections", __name__)
 
@@ -166,8 +165,7 @@ def track(token):
     objection = records.find_by_token(token)
     if objection is None:
         abort(404)
-    address = public_url("objections.track", token=token)
-    qr = segno.make(address, error="m").svg_data_uri(svgclass=None, lineclass=None)
+    address, qr = private_address("objections.track", token)
     page = render_template(
         "objections/track.html", objection=objection, notice=objection.notice,
         title=objection.notice.kind_def.title(board.public_fields(objection.notice)),
